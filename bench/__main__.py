@@ -1,0 +1,5 @@
+"""``python -m bench``: the full performance benchmark (see bench.run.main)."""
+
+from bench.run import main
+
+main()

@@ -1,0 +1,97 @@
+"""Comment-model serving: throughput and per-batch latency by batch size, ONNX Runtime on CPU beside PyTorch eager.
+
+Both models (sentiment + question, NER) run per batch, as ``CommentModel.predict`` does in the worker;
+texts are real simulator comments. PyTorch numbers need the ``train`` extra (torch); without it
+they are ``None``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from streams.catalog import Catalog
+from streams.simulate import simulate
+
+
+def sample_comments(n: int, seed: int = 3) -> list[str]:
+    texts: list[str] = []
+    for line in simulate(Catalog.load(None), seed=seed, rooms=None, duration_s=600, viewers_per_room=200):
+        if line["topic"] == "live.comments":
+            texts.append(line["value"]["text"])
+            if len(texts) >= n:
+                break
+    return texts
+
+
+def _time_batches(fn: Any, texts: list[str], batch: int, budget_s: float) -> dict[str, float]:
+    fn(texts[:batch])  # warm-up: first-call allocation and graph setup
+    lat: list[float] = []
+    done = 0
+    start = time.perf_counter()
+    i = 0
+    while time.perf_counter() - start < budget_s or len(lat) < 3:
+        chunk = [texts[(i + k) % len(texts)] for k in range(batch)]
+        i += batch
+        t = time.perf_counter()
+        fn(chunk)
+        lat.append((time.perf_counter() - t) * 1000)
+        done += batch
+    total = time.perf_counter() - start
+    return {"batch": batch, "texts_per_s": round(done / total, 1), "p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "p95_ms": round(float(np.percentile(lat, 95)), 2), "batches": len(lat)}
+
+
+def _torch_predict(threads: int) -> Any:
+    try:
+        import torch
+
+        from export.onnx import load_checkpoint
+    except ImportError:
+        return None
+    from models.serving import CommentModel
+
+    torch.set_num_threads(threads)
+    tok = CommentModel.load(None, device="cpu", threads=1, variant="fp32").tokenizer
+    sent, ner = load_checkpoint("sentiment").eval(), load_checkpoint("ner").eval()
+
+    def predict(texts: Sequence[str]) -> None:
+        encs = tok.encode_batch(list(texts))
+        n = max(len(e.ids) for e in encs)
+        ids = torch.zeros((len(encs), n), dtype=torch.int64)
+        mask = torch.zeros((len(encs), n), dtype=torch.int64)
+        for k, e in enumerate(encs):
+            ids[k, :len(e.ids)] = torch.tensor(e.ids)
+            mask[k, :len(e.ids)] = 1
+        with torch.inference_mode():
+            sent(ids, mask)
+            ner(ids, mask)
+
+    return predict
+
+
+def run_serving(*, batches: Sequence[int] = (1, 8, 32, 64), budget_s: float = 2.0, threads: Sequence[int] = (1, 2),
+                torch_eager: bool = True) -> dict[str, Any]:
+    """Rows ``{engine, variant, threads, batch, texts_per_s, p50_ms, p95_ms}`` for ONNX fp32/int8 and torch eager."""
+    from models.serving import CommentModel
+
+    texts = sample_comments(512)
+    rows: list[dict[str, Any]] = []
+    for variant in ("fp32", "int8"):
+        for th in threads:
+            model = CommentModel.load(None, device="cpu", threads=th, max_batch=max(batches), variant=variant)
+            for b in batches:
+                rows.append({"engine": "onnxruntime-cpu", "variant": variant, "threads": th,
+                             **_time_batches(model.predict, texts, b, budget_s)})
+    if torch_eager:
+        for th in threads:
+            predict = _torch_predict(th)
+            if predict is None:
+                break
+            for b in batches:
+                rows.append({"engine": "pytorch-eager-cpu", "variant": "fp32", "threads": th,
+                             **_time_batches(predict, texts, b, budget_s)})
+    return {"rows": rows, "texts": len(texts), "mean_chars": round(float(np.mean([len(t) for t in texts])), 1)}

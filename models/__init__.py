@@ -1,0 +1,1 @@
+"""Comment understanding models: data, training (torch), evaluation, and ONNX serving (no torch)."""

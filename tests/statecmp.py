@@ -1,0 +1,63 @@
+"""Compare two dumps of livecart's Redis state, on what must not depend on processing order or worker count.
+
+Decayed counters and vectors are order-independent up to float rounding (streams/logic/decay.py), so
+they compare with tolerances; scheduling fields (refresh throttle, the last suggestion a viewer got
+mid-stream, dashboard snapshot timing) legitimately depend on interleaving across topics and are left out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+ORDER_FREE_META = ("on_stage", "shown_content", "shown_ts", "max_ts")
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def normalise(dump: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Strip the key prefix and keep the order-independent part of each value."""
+    out: dict[str, Any] = {}
+    for key, val in dump.items():
+        k = key[len(prefix):]
+        if ":item:" in k:
+            h = {_s(a): b for a, b in val.items()}
+            out[k] = {f: (np.frombuffer(v, "<f4") if f == "ctx" else float(v)) for f, v in h.items()}
+        elif ":viewer:" in k:
+            h = {_s(a): b for a, b in val.items()}
+            out[k] = {"interest": np.frombuffer(h["interest"], "<f4"), "recent": json.loads(h["recent"]),
+                      "purchased": json.loads(h["purchased"]), "questions": json.loads(h["questions"]),
+                      "present": h["present"]}
+        elif k.endswith(":meta"):
+            h = {_s(a): b for a, b in val.items()}
+            state = json.loads(h["state"])
+            out[k] = {f: state[f] for f in ORDER_FREE_META}
+        elif k.endswith(":active"):
+            out[k] = {_s(m): s for m, s in val.items()}
+        elif k.endswith(":dashboard"):
+            d = json.loads(val)
+            out[k] = {"totals": d["totals"], "items": d["items"], "questions": {q: v["count"] for q, v in d["questions"].items()}}
+        elif ":seen:" in k:
+            out[k] = True
+    return out
+
+
+def assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert sorted(a) == sorted(b), f"key sets differ: only left {sorted(set(a) - set(b))[:5]}, only right {sorted(set(b) - set(a))[:5]}"
+    for k in a:
+        x, y = a[k], b[k]
+        if isinstance(x, dict) and any(isinstance(v, np.ndarray | float) for v in x.values()):
+            assert x.keys() == y.keys(), k
+            for f in x:
+                if isinstance(x[f], np.ndarray):
+                    np.testing.assert_allclose(x[f], y[f], rtol=1e-4, atol=1e-5, err_msg=f"{k}.{f}")
+                elif isinstance(x[f], float):
+                    assert abs(x[f] - y[f]) <= 1e-6 * max(1.0, abs(x[f])), f"{k}.{f}: {x[f]} != {y[f]}"
+                else:
+                    assert x[f] == y[f], f"{k}.{f}: {x[f]!r} != {y[f]!r}"
+        else:
+            assert x == y, f"{k}: {x!r} != {y!r}"
