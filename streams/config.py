@@ -48,6 +48,10 @@ class Settings:
     ort_threads: int = field(default=1, metadata={"env": "LIVECART_ORT_THREADS", "doc": "onnxruntime intra-op threads (0: library default = all cores)."})
     batch_size: int = field(default=64, metadata={"env": "LIVECART_BATCH_SIZE", "doc": "Max events per micro-batch."})
     batch_within_ms: int = field(default=20, metadata={"env": "LIVECART_BATCH_WITHIN_MS", "doc": "Max wait to fill a micro-batch, ms."})
+    publish_timeout_s: float = field(
+        default=120.0,
+        metadata={"env": "LIVECART_PUBLISH_TIMEOUT_S", "doc": "A batch's sends unacknowledged this long: the worker exits (non-zero) for its supervisor to restart it; uncommitted input is re-read."},
+    )
     state_ttl_s: int = field(default=86_400, metadata={"env": "LIVECART_STATE_TTL_S", "doc": "TTL of room/viewer state keys, s."})
     dedupe_ttl_s: int = field(default=86_400, metadata={"env": "LIVECART_DEDUPE_TTL_S", "doc": "TTL of event_id dedupe markers, s."})
     half_life_s: float = field(default=300.0, metadata={"env": "LIVECART_HALF_LIFE_S", "doc": "Half-life of room counters and context vectors, s."})

@@ -356,7 +356,8 @@ def wait_until(what: str, cond: Callable[[], Any], deadline_s: float, run: Run |
             dead = [w for w in run.workers if not w.alive()]
             assert not dead, f"worker died while waiting for {what}:\n{dead[0].tail()}"
         assert time.monotonic() < end, f"timed out after {deadline_s}s waiting for {what}" + (
-            "\n" + "\n".join(w.tail(40) for w in run.workers) if run else "")
+            f" (test producer: {run.producer.sent}/{len(run.producer.lines)} sent, error {run.producer.error!r},"
+            f" applied now {run.applied()})\n" + "\n".join(w.tail(40) for w in run.workers) if run else "")
         time.sleep(step_s)
 
 

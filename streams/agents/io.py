@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
+
+from aiokafka import TopicPartition  # type: ignore[import-untyped]
 
 from streams import topics
 from streams.app import app, settings
@@ -34,29 +38,76 @@ def incoming(event: Any) -> Incoming:
     return Incoming(name, m.value, m.key, m.partition, m.offset, now_ms())
 
 
-_declared: set[str] = set()
+log = logging.getLogger(__name__)
+# Set once every livecart topic exists and the producer's metadata names a leader for each partition.
+topics_ready = asyncio.Event()
 
 
 async def publish(outs: Sequence[Outgoing]) -> None:
     """Send every message and wait until the broker acknowledges them (before state or offsets commit).
 
-    A topic is declared before its first send: producing to a topic that does not exist yet left
-    aiokafka's flush waiting forever in a test run (the broker created it a moment later).
+    Nothing is sent before ``topics_ready``: producing to a topic the broker created a moment earlier
+    drew NotLeaderForPartition and, once, a producer that never acknowledged again (the worker sat idle
+    for the rest of a CI run). If a batch's sends still go unacknowledged for LIVECART_PUBLISH_TIMEOUT_S,
+    the process exits non-zero: nothing of that batch was committed, so a restarted worker re-reads it,
+    where a silent stall would hold the partitions forever.
     """
-    futures = []
-    for o in outs:
-        t = topic(o.topic)
-        if o.topic not in _declared:
-            await t.maybe_declare()
-            _declared.add(o.topic)
-        futures.append(await t.send(key=o.key.encode(), value=o.value))
-    if futures:
-        await asyncio.gather(*futures)
+    if not topics_ready.is_set():
+        await topics_ready.wait()
+    futures = [await topic(o.topic).send(key=o.key.encode(), value=o.value) for o in outs]
+    if not futures:
+        return
+    try:
+        await asyncio.wait_for(asyncio.gather(*futures), settings.publish_timeout_s)
+    except TimeoutError:
+        exit_stalled(f"{len(futures)} sends to {sorted({o.topic for o in outs})} unacknowledged after "
+                     f"{settings.publish_timeout_s:g} s (LIVECART_PUBLISH_TIMEOUT_S)")
+
+
+def exit_stalled(reason: str) -> None:
+    """Leave at once with EX_TEMPFAIL: a graceful stop would wait on the same stuck producer."""
+    log.critical("livecart: producer stalled, exiting for a restart: %s", reason)
+    logging.shutdown()
+    os._exit(EXIT_STALLED)
+
+
+EXIT_STALLED = 75
+
+
+def _missing_leaders(names: list[str]) -> list[str]:
+    """Topic names (full) whose partitions the producer's metadata does not know, or knows without a leader."""
+    producer = getattr(app.producer, "_producer", None)
+    if producer is None:  # not an aiokafka transport, or not started: nothing to check
+        return []
+    cluster = producer.client.cluster
+    missing = []
+    for name in names:
+        parts = cluster.partitions_for_topic(name)
+        if not parts or any(cluster.leader_for_partition(TopicPartition(name, p)) in (None, -1) for p in parts):
+            missing.append(name)
+    return missing
 
 
 @app.task
 async def declare_topics() -> None:
-    """Create every livecart topic that is missing (brokers may have auto-creation off)."""
+    """Create every livecart topic that is missing (brokers may have auto-creation off), wait until each
+    partition has a leader in the producer's metadata, then let ``publish`` send."""
     for spec in topics.ALL:
         await topic(spec.name).maybe_declare()
-        _declared.add(spec.name)
+    names = [settings.topic(spec.name) for spec in topics.ALL]
+    producer = getattr(app.producer, "_producer", None)  # started by maybe_declare (it creates topics)
+    if producer is None:
+        topics_ready.set()
+        return
+    client = producer.client
+    for name in names:
+        client.add_topic(name)
+    delay, waited = 0.05, 0.0
+    while missing := _missing_leaders(names):
+        if waited > 10:
+            log.warning("livecart: waiting for partition leaders of %s", missing)
+        await client.force_metadata_update()
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 2.0)
+    topics_ready.set()
