@@ -120,7 +120,7 @@ def markdown(report: dict[str, Any]) -> str:
     for name, s in report["scenarios"].items():
         rows.append(f"| {name} | {s['sent']} | {s['processed']} | {s['dead_lettered']} | {s['duplicates']} | {s['lost']} | "
                     f"{s['double_applied']} | {s['recovery_s']} | {'yes' if s['state_equal_without_dashboards'] else 'NO'} | "
-                    f"{'yes' if s['state_equal'] else 'NO (known limit)'} |")
+                    f"{'yes' if s['state_equal'] else 'NO'} |")
     notes = []
     for name, s in report["scenarios"].items():
         extra = {k: s[k] for k in EXTRA if k in s and k != "totals"}
@@ -140,7 +140,8 @@ def markdown(report: dict[str, Any]) -> str:
         "*double-applied* = item lifetime counts (clicks, purchases, mentions, units) above the faultless in-process "
         "replay of the same log; *recovery* = from the end of the fault to the next committed event; *state = embedded*: "
         "the order-independent Redis state (rooms stage) equals the in-process replay's; *dashboards*: the dashboard "
-        "blobs too (docs/reliability.md, known limits: a rebalance handover can lose a dashboard update).",
+        "blobs too (before 2026-11-23 a rebalance handover could lose a dashboard update: commits were not conditional "
+        "on the version; docs/reliability.md).",
         "",
         *notes,
         "",

@@ -69,6 +69,9 @@ class Settings:
         default=1_000, metadata={"env": "LIVECART_DASHBOARD_INTERVAL_MS", "doc": "Event-time period of dashboard snapshots, ms."}
     )
     max_text_chars: int = field(default=2_000, metadata={"env": "LIVECART_MAX_TEXT_CHARS", "doc": "Longer comments are dead-lettered."})
+    max_future_ms: int = field(
+        default=86_400_000, metadata={"env": "LIVECART_MAX_FUTURE_MS", "doc": "Events whose ts is further ahead of the wall clock are dead-lettered, ms."}
+    )
     max_event_bytes: int = field(default=65_536, metadata={"env": "LIVECART_MAX_EVENT_BYTES", "doc": "Larger raw events are dead-lettered."})
     web_port: int = field(default=6066, metadata={"env": "LIVECART_WEB_PORT", "doc": "Faust web port of a worker."})
 

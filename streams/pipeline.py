@@ -62,6 +62,7 @@ class Counters:
     duplicates: int = 0
     dead_lettered: int = 0
     skipped: int = 0
+    conflicts: int = 0  # room batches re-applied after another writer's commit (not an event bucket)
     published: dict[str, int] = field(default_factory=dict)
 
     def add_published(self, outs: Sequence[Outgoing]) -> None:
@@ -107,7 +108,23 @@ def decode_msg(msg: Incoming, settings: Settings) -> Any:
     spec = topics.BY_NAME.get(msg.topic)
     if spec is None or spec.kind is None:
         raise InvalidEvent(f"topic {msg.topic!r} carries no input events")
-    return records.decode(spec.kind, msg.value, max_bytes=settings.max_event_bytes, max_text_chars=settings.max_text_chars)
+    return not_ahead(records.decode(spec.kind, msg.value, max_bytes=settings.max_event_bytes,
+                                    max_text_chars=settings.max_text_chars), settings)
+
+
+def not_ahead(ev: Any, settings: Settings, now: int | None = None) -> Any:
+    """``ev``, unless its event time is more than LIVECART_MAX_FUTURE_MS ahead of the wall clock.
+
+    One such event (a year-2200 ts, a µs ts that fits the range) would move the room's event time and with it
+    the decay reference of everything it touches, so the rest of the show would read as ~0. The wall clock,
+    not the room's own time, is the reference: a recorded log (always in the past) replays with the same
+    outcome, and the decision does not depend on the order events of different topics arrive in.
+    """
+    now = now_ms() if now is None else now
+    if ev.ts > now + settings.max_future_ms:
+        raise InvalidEvent(f"field 'ts' = {ev.ts} is {(ev.ts - now) / 3_600_000:.1f} h ahead of the wall clock "
+                           f"(at most LIVECART_MAX_FUTURE_MS = {settings.max_future_ms} ms)")
+    return ev
 
 
 def decode_room_batch(batch: Sequence[Incoming], catalog: Catalog, settings: Settings
@@ -164,8 +181,8 @@ class CommentsStage:
         good: list[tuple[Incoming, records.Comment]] = []
         for msg in batch:
             try:
-                good.append((msg, records.decode_comment(records.parse_json(msg.value, self.settings.max_event_bytes),
-                                                          self.settings.max_text_chars)))
+                good.append((msg, not_ahead(records.decode_comment(records.parse_json(msg.value, self.settings.max_event_bytes),
+                                                                    self.settings.max_text_chars), self.settings)))
             except InvalidEvent as err:
                 outs.append(dead_letter(msg, err, self.name))
         # In a worker thread: onnxruntime releases the GIL, so the rooms and dashboard agents keep running
@@ -198,6 +215,19 @@ def _group_by_room(decoded: list[tuple[Incoming, Any]]) -> dict[str, list[tuple[
     for msg, ev in decoded:
         rooms.setdefault(ev.room_id, []).append((msg, ev))
     return rooms
+
+
+@dataclass
+class _Attempt:
+    """One room's share of a batch, applied to the state at ``version`` and not yet committed."""
+
+    room: RoomState
+    version: int
+    outs: list[Outgoing] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    total: Effects = field(default_factory=Effects)
+    duplicates: int = 0
+    dead_lettered: int = 0
 
 
 class RoomsStage:
@@ -239,43 +269,67 @@ class RoomsStage:
         return room
 
     async def process(self, batch: Sequence[Incoming], send: Send) -> list[Outgoing]:
-        """Apply the batch; ``send`` publishes suggestions and dead letters before state is committed."""
-        outs: list[Outgoing] = []
+        """Apply the batch; ``send`` publishes suggestions and dead letters before state is committed.
+
+        A room whose commit meets a newer version (another worker wrote it meanwhile: a rebalance handover)
+        is reloaded and its events re-applied; those the other worker applied are duplicates then. The
+        re-run sends its suggestions again (at-least-once output).
+        """
         decoded, bad = decode_room_batch(batch, self.catalog, self.settings)
-        outs.extend(dead_letter(msg, err, self.name) for msg, err in bad)
-        commits: list[tuple[RoomState, list[str], Effects]] = []
-        for room_id, items in _group_by_room(decoded).items():
-            ids = [ev.event_id for _, ev in items]
-            version, seen = await self.store.check(room_id, self.name, ids)
-            room = await self._room(room_id, version)
-            await self.store.load_viewers(room, {getattr(ev, "viewer_id", "") for _, ev in items} - {""})
-            total, applied = Effects(), []
-            for msg, ev in items:
-                if ev.event_id in seen:
-                    self.counters.duplicates += 1
-                    continue
-                seen.add(ev.event_id)  # a repeat inside the same batch is a duplicate too
-                try:
-                    fx = apply(room, ev, self.params)
-                except InvalidEvent as err:
-                    outs.append(dead_letter(msg, err, self.name))
-                    continue
-                applied.append(ev.event_id)
-                total.items |= fx.items
-                total.viewers |= fx.viewers
-                if fx.refresh:
-                    await self.store.load_viewers(room, fx.refresh)
-                    outs.extend(self._suggest(room, ev, fx, msg, total))
-            commits.append((room, applied, total))
-            self.counters.processed += len(applied)
-        self.counters.dead_lettered += sum(o.topic == topics.DEADLETTER.name for o in outs)
+        outs: list[Outgoing] = [dead_letter(msg, err, self.name) for msg, err in bad]
+        self.counters.dead_lettered += len(outs)
+        pending = _group_by_room(decoded)
+        unsent = list(outs)
+        while pending:
+            attempts = [await self._apply_room(room_id, items) for room_id, items in pending.items()]
+            round_outs = [o for a in attempts for o in a.outs]
+            outs.extend(round_outs)
+            await send(unsent + round_outs)
+            unsent = []
+            retry: dict[str, list[tuple[Incoming, Any]]] = {}
+            for a in attempts:
+                if a.applied:
+                    version = await self.store.commit(a.room, self.name, a.applied, a.total, a.version)
+                    if version is None:
+                        log.info("rooms: room %s changed under this batch (another writer); re-applying", a.room.room_id)
+                        self.forget_room(a.room.room_id)
+                        self.counters.conflicts += 1
+                        retry[a.room.room_id] = pending[a.room.room_id]
+                        continue
+                    self.rooms[a.room.room_id] = (a.room, version)
+                self.counters.processed += len(a.applied)
+                self.counters.duplicates += a.duplicates
+                self.counters.dead_lettered += a.dead_lettered
+            pending = retry
+        if unsent:  # a batch with no decodable event: its dead letters still go out
+            await send(unsent)
         self.counters.add_published(outs)
-        await send(outs)
-        for room, applied, total in commits:
-            if applied:
-                version = await self.store.commit(room, self.name, applied, total)
-                self.rooms[room.room_id] = (room, version)
         return outs
+
+    async def _apply_room(self, room_id: str, items: list[tuple[Incoming, Any]]) -> _Attempt:
+        ids = [ev.event_id for _, ev in items]
+        version, seen = await self.store.check(room_id, self.name, ids)
+        room = await self._room(room_id, version)
+        await self.store.load_viewers(room, {getattr(ev, "viewer_id", "") for _, ev in items} - {""})
+        a = _Attempt(room, version)
+        for msg, ev in items:
+            if ev.event_id in seen:
+                a.duplicates += 1
+                continue
+            seen.add(ev.event_id)  # a repeat inside the same batch is a duplicate too
+            try:
+                fx = apply(room, ev, self.params)
+            except InvalidEvent as err:
+                a.outs.append(dead_letter(msg, err, self.name))
+                a.dead_lettered += 1
+                continue
+            a.applied.append(ev.event_id)
+            a.total.items |= fx.items
+            a.total.viewers |= fx.viewers
+            if fx.refresh:
+                await self.store.load_viewers(room, fx.refresh)
+                a.outs.extend(self._suggest(room, ev, fx, msg, a.total))
+        return a
 
     def _suggest(self, room: RoomState, ev: Any, fx: Effects, msg: Incoming, total: Effects) -> list[Outgoing]:
         outs = []
@@ -314,40 +368,57 @@ class DashboardStage:
 
     def __init__(self, catalog: Catalog, store: RedisStore, settings: Settings) -> None:
         self.catalog, self.store, self.settings = catalog, store, settings
-        self.states: dict[str, DashboardState] = {}
+        self.states: dict[str, tuple[DashboardState, int]] = {}  # room -> (cached state, store version)
         self.counters = Counters()
 
     def forget(self) -> None:
         self.states.clear()
 
-    async def _state(self, room_id: str) -> DashboardState:
-        st = self.states.get(room_id)
-        if st is None:
-            raw = await self.store.load_dashboard(room_id)
-            st = DashboardState.from_json(raw) if raw else DashboardState(room_id, self.settings.dashboard_interval_ms)
-            self.states[room_id] = st
+    async def _state(self, room_id: str, version: int) -> DashboardState:
+        cached = self.states.get(room_id)
+        if cached is not None and cached[1] == version:
+            return cached[0]
+        raw = await self.store.load_dashboard(room_id)
+        st = DashboardState.from_json(raw) if raw else DashboardState(room_id, self.settings.dashboard_interval_ms)
+        self.states[room_id] = (st, version)
         return st
 
     async def process(self, batch: Sequence[Incoming]) -> list[Outgoing]:
+        """Step each room's window state; commit it only if no other writer committed meanwhile, else reload
+        and step again (the snapshots of the discarded attempt are not returned)."""
         outs: list[Outgoing] = []
         decoded, bad = decode_room_batch(batch, self.catalog, self.settings)
         self.counters.skipped += len(bad)
-        for room_id, items in _group_by_room(decoded).items():
-            _, seen = await self.store.check(room_id, self.name, [ev.event_id for _, ev in items])
-            st = await self._state(room_id)
-            cat = self.catalog.room(room_id)
-            applied = []
-            for _, ev in items:
-                if ev.event_id in seen:
-                    self.counters.duplicates += 1
-                    continue
-                seen.add(ev.event_id)
-                for snap in st.step(ev, cat):
-                    outs.append(Outgoing(topics.DASHBOARD.name, room_id, dumps(snap)))
-                applied.append(ev.event_id)
-            if applied:
-                await self.store.commit_dashboard(room_id, applied, st.to_json())
-            self.counters.processed += len(applied)
+        pending = _group_by_room(decoded)
+        while pending:
+            retry: dict[str, list[tuple[Incoming, Any]]] = {}
+            for room_id, items in pending.items():
+                version, seen = await self.store.check(room_id, self.name, [ev.event_id for _, ev in items])
+                st = await self._state(room_id, version)
+                cat = self.catalog.room(room_id)
+                applied: list[str] = []
+                snaps: list[Outgoing] = []
+                duplicates = 0
+                for _, ev in items:
+                    if ev.event_id in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(ev.event_id)
+                    snaps.extend(Outgoing(topics.DASHBOARD.name, room_id, dumps(snap)) for snap in st.step(ev, cat))
+                    applied.append(ev.event_id)
+                if applied:
+                    new_version = await self.store.commit_dashboard(room_id, applied, st.to_json(), version)
+                    if new_version is None:
+                        log.info("dashboard: room %s changed under this batch (another writer); re-applying", room_id)
+                        self.states.pop(room_id, None)
+                        self.counters.conflicts += 1
+                        retry[room_id] = items
+                        continue
+                    self.states[room_id] = (st, new_version)
+                outs.extend(snaps)
+                self.counters.processed += len(applied)
+                self.counters.duplicates += duplicates
+            pending = retry
         self.counters.add_published(outs)
         return outs
 
@@ -355,7 +426,7 @@ class DashboardStage:
         """A final snapshot per room at its last event time (end of a replay)."""
         return [
             Outgoing(topics.DASHBOARD.name, r, dumps(st.snapshot(st.max_ts + 1, self.catalog.room(r))))
-            for r, st in sorted(self.states.items())
+            for r, (st, _) in sorted(self.states.items())
             if st.max_ts
         ]
 

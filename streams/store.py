@@ -11,11 +11,15 @@ refreshed on each write; dedupe markers have LIVECART_DEDUPE_TTL_S.
 | ``{p}:{room}:active``                 | zset   | viewer_id scored by the event time (ms) of their last event      |
 | ``{p}:{room}:meta``                   | hash   | ``state`` JSON (on-stage item, shown content, refresh throttle); ``version`` int, bumped by each commit |
 | ``{p}:{room}:dashboard``              | string | the dashboard window state, JSON                                |
+| ``{p}:{room}:dashboard:version``      | string | int, bumped by each dashboard commit                            |
 | ``{p}:{room}:seen:{stage}:{event_id}``| string | dedupe marker of an event applied by ``stage`` (rooms, dashboard)|
 
 A commit is one MULTI/EXEC: dedupe markers, changed items and viewers, the active set, meta and the
 version bump, all or nothing. A worker applies an event only if its marker is absent, so a
-redelivered event never counts twice.
+redelivered event never counts twice. Commits are optimistic: the stage read a version with ``check``,
+and the commit WATCHes that version and writes only if it is unchanged; otherwise it returns ``None``
+and the stage reloads and re-applies (during a rebalance handover two workers may briefly write one
+room: neither overwrites the other's batch).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -72,6 +76,13 @@ class Keys:
     def dashboard(self, room: str) -> str:
         return f"{self.p}:{{{room}}}:dashboard"
 
+    def dashboard_version(self, room: str) -> str:
+        return f"{self.p}:{{{room}}}:dashboard:version"
+
+    def version(self, room: str, stage: str) -> tuple[str, str | None]:
+        """(key, hash field or None) of the version ``stage`` commits under."""
+        return (self.meta(room), "version") if stage != "dashboard" else (self.dashboard_version(room), None)
+
     def seen(self, room: str, stage: str, event_id: str) -> str:
         return f"{self.p}:{{{room}}}:seen:{stage}:{event_id}"
 
@@ -101,7 +112,8 @@ class RedisStore:
 
         async def run() -> tuple[int, set[str]]:
             pipe = self.r.pipeline(transaction=False)
-            pipe.hget(self.k.meta(room), "version")
+            key, fld = self.k.version(room, stage)
+            pipe.hget(key, fld) if fld else pipe.get(key)
             for e in event_ids:
                 pipe.exists(self.k.seen(room, stage, e))
             res = await pipe.execute()
@@ -149,8 +161,36 @@ class RedisStore:
             if h:
                 room.viewers[v] = codec.decode_viewer(v, h, room.static.shape[1])
 
-    async def commit(self, room: RoomState, stage: str, event_ids: Sequence[str], fx: Effects) -> int:
-        """Write what ``fx`` says changed plus the dedupe markers, atomically; returns the new version."""
+    async def _commit_if(self, what: str, room: str, stage: str, expected: int, write: Any) -> int | None:
+        """Run ``write(pipe)`` plus the version bump in one MULTI/EXEC if the version is still ``expected``.
+
+        Returns the new version, or ``None`` when another writer committed first (nothing written).
+        """
+        key, fld = self.k.version(room, stage)
+
+        async def run() -> int | None:
+            async with self.r.pipeline(transaction=True) as pipe:
+                await pipe.watch(key)
+                cur = await (pipe.hget(key, fld) if fld else pipe.get(key))
+                if int(cur or 0) != expected:
+                    await pipe.reset()
+                    return None
+                pipe.multi()
+                write(pipe)
+                pipe.hincrby(key, fld, 1) if fld else pipe.incr(key)
+                pipe.expire(key, self.ttl)
+                try:
+                    res = await pipe.execute()
+                except WatchError:
+                    return None
+                return int(res[-2])
+
+        version: int | None = await self._retrying(what, run)
+        return version
+
+    async def commit(self, room: RoomState, stage: str, event_ids: Sequence[str], fx: Effects, expected: int) -> int | None:
+        """Write what ``fx`` says changed plus the dedupe markers, atomically, if the room's version is still
+        ``expected``; returns the new version, or ``None`` on a conflict (nothing written)."""
         rid = room.room_id
         items = {i: codec.encode_item(room, room.index[i]) for i in fx.items}
         viewers = {v: codec.encode_viewer(room.viewers[v]) for v in fx.viewers if v in room.viewers}
@@ -158,45 +198,38 @@ class RedisStore:
         gone = [v for v in fx.viewers if v not in room.active]
         meta = codec.encode_meta(room.meta)
 
-        async def run() -> int:
-            pipe = self.r.pipeline(transaction=True)
+        def write(pipe: Any) -> None:
             for e in event_ids:
                 pipe.set(self.k.seen(rid, stage, e), b"1", ex=self.dedupe_ttl)
             for i, h in items.items():
-                pipe.hset(self.k.item(rid, i), mapping=h)  # type: ignore[arg-type]
+                pipe.hset(self.k.item(rid, i), mapping=h)
                 pipe.expire(self.k.item(rid, i), self.ttl)
             for v, h in viewers.items():
-                pipe.hset(self.k.viewer(rid, v), mapping=h)  # type: ignore[arg-type]
+                pipe.hset(self.k.viewer(rid, v), mapping=h)
                 pipe.expire(self.k.viewer(rid, v), self.ttl)
             if active:
-                pipe.zadd(self.k.active(rid), active)  # type: ignore[arg-type]
+                pipe.zadd(self.k.active(rid), active)
             if gone:
                 pipe.zrem(self.k.active(rid), *gone)
             pipe.expire(self.k.active(rid), self.ttl)
-            pipe.hset(self.k.meta(rid), mapping=meta)  # type: ignore[arg-type]
-            pipe.hincrby(self.k.meta(rid), "version", 1)
-            pipe.expire(self.k.meta(rid), self.ttl)
-            res = await pipe.execute()
-            return int(res[-2])
+            pipe.hset(self.k.meta(rid), mapping=meta)
 
-        version: int = await self._retrying("commit", run)
-        return version
+        return await self._commit_if("commit", rid, stage, expected, write)
 
     async def load_dashboard(self, room: str) -> dict[str, Any] | None:
         raw = await self._retrying("load_dashboard", lambda: self.r.get(self.k.dashboard(room)))
         return json.loads(raw) if raw else None
 
-    async def commit_dashboard(self, room: str, event_ids: Sequence[str], state: dict[str, Any]) -> None:
+    async def commit_dashboard(self, room: str, event_ids: Sequence[str], state: dict[str, Any], expected: int) -> int | None:
+        """Like :meth:`commit` for the dashboard stage's window state."""
         blob = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
 
-        async def run() -> None:
-            pipe = self.r.pipeline(transaction=True)
+        def write(pipe: Any) -> None:
             for e in event_ids:
                 pipe.set(self.k.seen(room, "dashboard", e), b"1", ex=self.dedupe_ttl)
             pipe.set(self.k.dashboard(room), blob, ex=self.ttl)
-            await pipe.execute()
 
-        await self._retrying("commit_dashboard", run)
+        return await self._commit_if("commit_dashboard", room, "dashboard", expected, write)
 
     async def dump(self) -> dict[str, Any]:
         """Every livecart key and its decoded value (tests and parity checks compare these)."""

@@ -89,7 +89,7 @@ def test_store_authenticates_against_a_real_redis(uid: str) -> None:
             store = RedisStore(connect(server.url), f"lc{uid}")
             try:
                 room = RoomState(roomkit.catalog().rooms[roomkit.ROOM])
-                await store.commit(room, "rooms", ["e1"], Effects())
+                await store.commit(room, "rooms", ["e1"], Effects(), 0)
                 return await store.check(room.room_id, "rooms", ["e1", "e2"])
             finally:
                 await store.close()

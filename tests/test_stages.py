@@ -10,7 +10,7 @@ from typing import Any
 
 from streams.config import Settings
 from streams.embedded import embedded_store
-from streams.pipeline import CommentsStage, Incoming, Outgoing, RoomsStage
+from streams.pipeline import CommentsStage, DashboardStage, Incoming, Outgoing, RoomsStage
 from tests import roomkit as k
 
 SETTINGS = Settings()
@@ -95,3 +95,67 @@ async def test_comments_stage_isolates_a_failing_comment() -> None:
     assert any("model failed on this comment: RuntimeError: kernel exploded" in d["reason"] for d in dls)
     assert any("field 'viewer_id' missing" in d["reason"] for d in dls)
     assert stage.counters.processed == 2 and stage.counters.dead_lettered == 2
+
+
+def _item(dump: dict[str, Any], item: str) -> dict[str, str]:
+    [h] = [v for key, v in dump.items() if key.endswith(f":item:{item}")]
+    return {(a.decode() if isinstance(a, bytes) else a): (b.decode() if isinstance(b, bytes) else b) for a, b in h.items()}
+
+
+async def test_rooms_commit_meeting_another_writer_reapplies_instead_of_overwriting() -> None:
+    """A rebalance handover: worker A has applied c1 but not committed when worker B commits c2 for the same
+    room. A's commit must not overwrite B's (last writer wins would drop c2's click): it reloads and re-applies."""
+    store = embedded_store(SETTINGS)
+    a, b = RoomsStage(k.catalog(), store, SETTINGS), RoomsStage(k.catalog(), store, SETTINGS)
+    interleaved = False
+
+    async def a_sends(outs: list[Outgoing]) -> None:  # between A's apply and A's commit
+        nonlocal interleaved
+        if not interleaved:
+            interleaved = True
+            await b.process([msg("live.clicks", click("c2", viewer="v2", dt=5), 1)], Sink())
+
+    await a.process([msg("live.clicks", click("c1", dt=0), 0)], a_sends)
+    dump = await store.dump()
+    assert float(_item(dump, "lip-3")["n_clicks"]) == 2.0
+    assert sum(":seen:rooms:" in key for key in dump) == 2
+    assert a.counters.conflicts == 1 and a.counters.processed == 1 and b.counters.processed == 1
+
+    # A redelivery of both to a third worker changes nothing.
+    c = RoomsStage(k.catalog(), store, SETTINGS)
+    await c.process([msg("live.clicks", click("c1", dt=0), 0), msg("live.clicks", click("c2", viewer="v2", dt=5), 1)], Sink())
+    assert await store.dump() == dump and c.counters.duplicates == 2
+
+
+async def test_dashboard_stage_reloads_state_another_worker_committed() -> None:
+    """Worker A's cached window state is stale once B commits the room: A reloads it instead of writing its own
+    older state back over B's (which would lose B's click from the dashboard)."""
+    store = embedded_store(SETTINGS)
+    a, b = DashboardStage(k.catalog(), store, SETTINGS), DashboardStage(k.catalog(), store, SETTINGS)
+    await a.process([msg("live.clicks", click("c1", dt=0), 0)])
+    await b.process([msg("live.clicks", click("c2", viewer="v2", dt=5), 1)])
+    await a.process([msg("live.clicks", click("c3", viewer="v3", dt=9), 2)])
+    [blob] = [v for key, v in (await store.dump()).items() if key.endswith(":dashboard")]
+    state = json.loads(blob)
+    assert state["totals"]["clicks"] == 3, state["totals"]
+
+
+async def test_rooms_stage_sends_dead_letters_of_an_all_bad_batch() -> None:
+    sink = Sink()
+    stage = RoomsStage(k.catalog(), embedded_store(SETTINGS), SETTINGS)
+    outs = await stage.process([msg("live.clicks", b"not json", 0), msg("live.host", b"{}", 1)], sink)
+    assert len(sink.topic("live.deadletter")) == 2 and sink.outs == outs
+
+
+async def test_events_far_ahead_of_the_wall_clock_are_dead_lettered_by_every_stage() -> None:
+    year_2200 = 7_258_118_400_000
+    sink = Sink()
+    store = embedded_store(SETTINGS)
+    rooms = RoomsStage(k.catalog(), store, SETTINGS)
+    await rooms.process([msg("live.clicks", {**click("f1"), "ts": year_2200}, 0), msg("live.clicks", click("ok"), 1)], sink)
+    [dl] = sink.topic("live.deadletter")
+    assert dl["offset"] == 0 and "ahead of the wall clock" in dl["reason"] and "LIVECART_MAX_FUTURE_MS" in dl["reason"]
+    assert rooms.counters.processed == 1
+    comments = CommentsStage(FlakyModel(), lambda text, ents, room: ents, k.catalog(), SETTINGS)
+    outs = await comments.process([msg("live.comments", {**click("f2"), "ts": year_2200, "text": "有货吗"}, 0)])
+    assert [o.topic for o in outs] == ["live.deadletter"] and "ahead of the wall clock" in json.loads(outs[0].value)["reason"]

