@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer  # type: ignore[import-untyped]
 
@@ -290,23 +289,7 @@ def without_dashboards(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_equivalent_state(expected: dict[str, Any], got: dict[str, Any]) -> None:
-    """``statecmp.assert_same_state`` with vectors compared relative to their norm.
-
-    Context vectors reach norms of several hundred, summed in float32 in a different order per run; an
-    element near zero then differs by ~1e-5 absolute (seen: 1.65e-5 at norm ~250), which the element-wise
-    atol=1e-5 of statecmp rejects although the vectors agree to 1e-7 of their length.
-    """
-    got = {k: dict(v) if isinstance(v, dict) else v for k, v in got.items()}
-    for k, exp in expected.items():
-        row = got.get(k)
-        if not isinstance(exp, dict) or not isinstance(row, dict):
-            continue
-        for f, x in exp.items():
-            y = row.get(f)
-            if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.shape == y.shape:
-                scale = max(1.0, float(np.linalg.norm(x)))
-                if np.all(np.abs(x - y) <= 1e-4 * np.abs(x) + 1e-6 * scale):
-                    row[f] = x
+    """``statecmp.assert_same_state`` (vectors compared relative to their length)."""
     assert_same_state(expected, got)
 
 
