@@ -74,3 +74,41 @@ def assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
                     assert x[f] == y[f], f"{k}.{f}: {x[f]!r} != {y[f]!r}"
         else:
             assert x == y, f"{k}: {x!r} != {y!r}"
+
+
+def _numbers_close(x: Any, y: Any, path: str, bad: list[str]) -> None:
+    """Walk two JSON values; numbers (not bools) within 1e-3 absolute, everything else exactly equal."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        if x.keys() != y.keys():
+            bad.append(f"{path}: keys {sorted(x)} != {sorted(y)}")
+            return
+        for f in x:
+            _numbers_close(x[f], y[f], f"{path}.{f}", bad)
+    elif isinstance(x, list | tuple) and isinstance(y, list | tuple):
+        if len(x) != len(y):
+            bad.append(f"{path}: {len(x)} entries != {len(y)}")
+            return
+        for i, (a, b) in enumerate(zip(x, y, strict=True)):
+            _numbers_close(a, b, f"{path}[{i}]", bad)
+    elif isinstance(x, int | float) and isinstance(y, int | float) and not isinstance(x, bool) and not isinstance(y, bool):
+        if abs(x - y) > 1e-3:
+            bad.append(f"{path}: {x} != {y}")
+    elif x != y:
+        bad.append(f"{path}: {x!r} != {y!r}")
+
+
+def assert_same_suggestions(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    """The same viewers, the same ids in the same order with the same reason codes; scores and weights within 1e-3.
+
+    Published scores and weights are rounded to 4 decimals from float32 sums (vectors are float32 in Redis,
+    design.md); two arrival orders of the same events differ by ~1e-7 of a vector's length, which can move
+    the 4th decimal, so exact equality of those decimals is not a property the system has. Ids, their order
+    and the reasons' codes and details are compared exactly.
+    """
+    bad: list[str] = []
+    for v in sorted(set(got) | set(expected)):
+        if v not in got or v not in expected:
+            bad.append(f"{v}: only in {'kafka' if v in got else 'embedded'}")
+        else:
+            _numbers_close(got[v], expected[v], v, bad)
+    assert not bad, f"{len(bad)} differences: " + "; ".join(bad[:20])

@@ -19,7 +19,7 @@ from streams.runtime import build
 from streams.simulate import simulate
 from streams.store import RedisStore, connect
 from tests.kafkakit import WORKER_DEADLINE_S, Reader, Worker, worker_env
-from tests.statecmp import assert_same_state, normalise
+from tests.statecmp import assert_same_state, assert_same_suggestions, normalise
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def test_embedded_equals_kafka(workers: int, kafka: Any, redis_server: Any, uid:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1)
-        assert got == expected_sugs
+        assert_same_suggestions(got, expected_sugs)
     finally:
         for p in procs:
             p.stop()
