@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from models.serving import Entity
 from streams.catalog import Product, RoomCatalog
@@ -82,8 +82,42 @@ def _attr_owner(value: str, room: RoomCatalog, preferred: str | None) -> str | N
     return owners[0] if len(owners) == 1 else None
 
 
+@dataclass(frozen=True)
+class _Forms:
+    """A room's catalog surface forms for :func:`_gazetteer`: lower-cased form -> [(rank, type)], and their lengths."""
+
+    key: tuple[int, ...]  # identities of the room's Product objects when built (upserts replace them)
+    by_text: dict[str, list[tuple[int, str]]]
+    lengths: tuple[int, ...]
+
+
+_FORMS: dict[int, tuple[RoomCatalog, _Forms]] = {}
+
+
+def _forms(room: RoomCatalog) -> _Forms:
+    """The room's forms, rebuilt only when its products changed (1.8 ms a comment went to rebuilding them)."""
+    key = tuple(map(id, room.products.values()))
+    hit = _FORMS.get(id(room))
+    if hit is not None and hit[0] is room and hit[1].key == key:
+        return hit[1]
+    forms = [(s, t) for s, t, _ in room.names()]
+    forms += [(v, "ATTR") for p in room.products.values() for vals in p.attributes.values() for v in vals]
+    by_text: dict[str, list[tuple[int, str]]] = {}
+    for rank, (s, t) in enumerate(sorted(forms, key=lambda f: -len(f[0]))):
+        if len(s) >= 2 and not _LINK_RE.fullmatch(s):  # 1-char forms ("红") over-match; "3号" aliases are LINKs
+            by_text.setdefault(s.lower(), []).append((rank, t))
+    built = _Forms(key, by_text, tuple(sorted({len(f) for f in by_text}, reverse=True)))
+    _FORMS[id(room)] = (room, built)
+    return built
+
+
 def _gazetteer(text: str, room: RoomCatalog) -> list[Entity]:
-    """Catalog surface forms and slot mentions found in ``text``, longest first, non-overlapping (unlinked)."""
+    """Catalog surface forms and slot mentions found in ``text``, longest first, non-overlapping (unlinked).
+
+    Forms are tried in order of decreasing length (ties in catalog order), each at its occurrences from
+    left to right that do not overlap its previous occurrence (as ``re.finditer`` would), and an
+    occurrence is kept where it overlaps nothing kept before.
+    """
     found: list[Entity] = []
     taken = [False] * len(text)
 
@@ -97,13 +131,19 @@ def _gazetteer(text: str, room: RoomCatalog) -> list[Entity]:
         n = slot_of(m.group(0))
         if n is not None and room.by_slot(n) is not None:
             claim(m.start(), m.end(), "LINK")
-    forms = [(s, t) for s, t, _ in room.names()]
-    forms += [(v, "ATTR") for p in room.products.values() for vals in p.attributes.values() for v in vals]
+    forms = _forms(room)
     low = text.lower()
-    for s, t in sorted(forms, key=lambda f: -len(f[0])):
-        if len(s) >= 2 and not _LINK_RE.fullmatch(s):  # 1-char forms ("红") over-match; "3号" aliases are LINKs
-            for m in re.finditer(re.escape(s.lower()), low):
-                claim(m.start(), m.end(), t)
+    hits: list[tuple[int, int, int, str]] = []  # (rank, start, end, type)
+    for n in forms.lengths:
+        for i in range(len(low) - n + 1):
+            for rank, t in forms.by_text.get(low[i:i + n], ()):
+                hits.append((rank, i, i + n, t))
+    hits.sort()
+    next_free: dict[int, int] = {}
+    for rank, start, end, t in hits:
+        if start >= next_free.get(rank, 0):
+            next_free[rank] = end
+            claim(start, end, t)
     return found
 
 
