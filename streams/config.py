@@ -46,6 +46,10 @@ class Settings:
     # 1 thread: on 2 cores shared with Kafka, Redis and the event loop, 1 thread gave 2x the comment
     # throughput of the library default (bench/variants_500eps.json).
     ort_threads: int = field(default=1, metadata={"env": "LIVECART_ORT_THREADS", "doc": "onnxruntime intra-op threads (0: library default = all cores)."})
+    analysis_cache: int = field(
+        default=50_000,
+        metadata={"env": "LIVECART_ANALYSIS_CACHE", "doc": "Distinct comment texts whose model output is memoised (LRU; 0: off). Live comments repeat: 83 % of the demo log's are repeats."},
+    )
     batch_size: int = field(default=64, metadata={"env": "LIVECART_BATCH_SIZE", "doc": "Max events per micro-batch."})
     batch_within_ms: int = field(default=20, metadata={"env": "LIVECART_BATCH_WITHIN_MS", "doc": "Max wait to fill a micro-batch, ms."})
     publish_timeout_s: float = field(

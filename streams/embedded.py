@@ -161,6 +161,9 @@ def run_embedded(log: str, *, out: str | None = "out/embedded", settings: Settin
         "stages": {s.name: s.counters.__dict__ for s in (rt.comments, rt.rooms, rt.dashboard)},
         "model": rt.comments.model.version,
     }
+    stats = getattr(rt.comments.model, "stats", None)
+    if callable(stats):
+        summary["analysis_cache"] = stats()
     from streams.evaluation import evaluate_suggestions
 
     summary["evaluation"] = evaluate_suggestions(lines_of_log(), rec.keep.get(topics.SUGGESTIONS.name, []))

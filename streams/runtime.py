@@ -26,6 +26,7 @@ class Runtime:
 
 def build(settings: Settings, store: RedisStore | None = None) -> Runtime:
     """Load the catalog and the ONNX models and wire the stages (``store`` defaults to LIVECART_REDIS_URL)."""
+    from models.cache import CachedModel
     from models.linking import link
     from models.serving import CommentModel
 
@@ -37,7 +38,7 @@ def build(settings: Settings, store: RedisStore | None = None) -> Runtime:
     return Runtime(
         settings, catalog, store,
         RoomsStage(catalog, store, settings), DashboardStage(catalog, store, settings),
-        CommentsStage(model, link, catalog, settings),
+        CommentsStage(CachedModel(model, settings.analysis_cache), link, catalog, settings),
     )
 
 

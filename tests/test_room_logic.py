@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from streams.errors import InvalidEvent
-from streams.logic import ranking
-from streams.logic.room import C, Params, RoomState, T, apply
+from streams.logic import decay, ranking, vectors
+from streams.logic.room import COUNTERS, C, Params, RoomState, T, apply
+from streams.records import Click
 from tests import roomkit as k
 
 P = Params(half_life_s=300, room_refresh_ms=2_000)
@@ -122,3 +123,46 @@ def test_co_engagement_moves_context() -> None:
     lip, brush = room.index["lip-3"], room.index["brush-6"]
     dyn = room.dynamic_vectors(k.T0 + 1_000, P.half_life_ms)
     assert float(dyn[lip] @ room.static[brush]) > float(room.static[lip] @ room.static[brush])
+
+
+def _dense_reference(room: RoomState, u: np.ndarray, ts: int, hl: float) -> tuple[np.ndarray, np.ndarray]:
+    """The per-event-time arrays computed over every row, as before the touched-rows shortcut."""
+    decayed = decay.at_array(room.values, room.t_refs, ts, hl)
+    a = 0.5 * np.tanh(room.ctx_norm * np.exp2(-np.maximum(0, ts - room.ctx_t) / hl))
+    denom = np.sqrt(np.maximum(1e-12, 1.0 + a * a + 2.0 * a * room.ctx_static))
+    su = (room.static @ u).astype(np.float64)
+    cu = np.divide((room.ctx @ u).astype(np.float64), room.ctx_norm, out=np.zeros(len(su)), where=room.ctx_norm > 0)
+    return decayed, (su + a * cu) / denom
+
+
+def test_touched_rows_shortcut_equals_the_dense_computation() -> None:
+    """Decay and similarity on touched rows only must equal the all-rows formulas, after live events and
+    after a reload from encoded rows (the store's path)."""
+    from bench.costmodel import ROOM, T0, synthetic_catalog
+    from streams import codec
+
+    cat = synthetic_catalog(2_000, seed=5).room(ROOM)
+    assert cat is not None
+    room, p, rng = RoomState(cat), Params(), random.Random(5)
+    for j in range(600):
+        item = f"it-{rng.randrange(300)}"  # 300 of 2,000 items engaged, as in a real show
+        ev = Click(f"e{j}", T0 + j * 37, ROOM, f"v{rng.randrange(40)}", item)
+        apply(room, ev, p)
+    assert 0 < len(room.counted_rows()) < 300 and 0 < len(room.ctx_rows()) < 300
+    reloaded = RoomState(cat)
+    for row in rng.sample(range(2_000), 400) + list(room.counted_rows()):
+        codec.decode_item(reloaded, row, codec.encode_item(room, row))
+    for r in (room, reloaded):
+        for ts in (T0 + 600 * 37, T0 + 900_000, T0 + 100):  # after, long after, before most events (no growth)
+            for v in list(room.viewers.values())[:5]:
+                u = vectors.unit(v.interest)
+                dense_counters, dense_sim = _dense_reference(r, u, ts, p.half_life_ms)
+                got = np.stack([r.counter_at(c, ts, p.half_life_ms) for c in COUNTERS], axis=1)
+                np.testing.assert_array_equal(got, dense_counters)
+                signal = np.log1p(dense_counters[:, C["clicks"]] + dense_counters[:, C["purchases"]]
+                                  + dense_counters[:, C["mentions"]])
+                pos, neg = dense_counters[:, C["pos"]], dense_counters[:, C["neg"]]
+                trend, sentiment = r.signals(ts, p.half_life_ms)
+                np.testing.assert_array_equal(trend, signal / signal.max() if signal.max() > 0 else signal)
+                np.testing.assert_array_equal(sentiment, (pos - neg) / (1.0 + pos + neg))
+                np.testing.assert_allclose(r.similarity(u, ts, p.half_life_ms), dense_sim, rtol=0, atol=1e-12)

@@ -58,14 +58,8 @@ def rank(room: RoomState, viewer: ViewerState, ts: int, p: RankParams) -> dict[s
 
 
 def _trend(room: RoomState, ts: int, p: RankParams) -> NDArray[np.float64]:
-    raw = (
-        room.counter_at("clicks", ts, p.half_life_ms)
-        + room.counter_at("purchases", ts, p.half_life_ms)
-        + room.counter_at("mentions", ts, p.half_life_ms)
-    )
-    signal = np.log1p(raw)
-    top = float(signal.max()) if len(signal) else 0.0
-    return signal / top if top > 0 else signal
+    """log1p(decayed clicks + purchases + mentions), scaled so the room's hottest item is 1."""
+    return room.signals(ts, p.half_life_ms)[0]
 
 
 def _products(room: RoomState, viewer: ViewerState, ts: int, p: RankParams) -> list[dict[str, Any]]:
@@ -75,10 +69,7 @@ def _products(room: RoomState, viewer: ViewerState, ts: int, p: RankParams) -> l
     products = room.catalog.products
     interest = vectors.unit(viewer.interest)
     sim = room.similarity(interest, ts, p.half_life_ms) if np.any(interest) else np.zeros(n)
-    trend = _trend(room, ts, p)
-    pos = room.counter_at("pos", ts, p.half_life_ms)
-    neg = room.counter_at("neg", ts, p.half_life_ms)
-    sentiment = (pos - neg) / (1.0 + pos + neg)
+    trend, sentiment = room.signals(ts, p.half_life_ms)
     stage = room.on_stage.astype(np.float64)
 
     bought = {i for i in viewer.purchased if i in room.index}
@@ -86,8 +77,9 @@ def _products(room: RoomState, viewer: ViewerState, ts: int, p: RankParams) -> l
     for item in sorted(bought, key=lambda i: -viewer.purchased[i]):
         for cat in products[item].complements:
             complement_of.setdefault(cat, item)
-    codes = [room.categories.index(c) for c in complement_of if c in room.categories]
-    complement = np.isin(room.category, codes).astype(np.float64)
+    complement_cats = np.zeros(len(room.categories), np.float64)
+    complement_cats[[room.categories.index(c) for c in complement_of if c in room.categories]] = 1.0
+    complement = complement_cats[room.category]
     recent = np.zeros(n)
     recent[[room.index[i] for i, t, k in viewer.recent if k == "click" and ts - t <= p.seen_window_ms and i in room.index]] = 1.0
 
@@ -113,7 +105,7 @@ def _products(room: RoomState, viewer: ViewerState, ts: int, p: RankParams) -> l
             break
         picked.append(best)
         adjusted[best] = -np.inf
-        adjusted[room.category == room.category[best]] -= p.w_same_category
+        adjusted[room.category_rows[room.category[best]]] -= p.w_same_category
 
     out = []
     for row in picked:

@@ -49,7 +49,7 @@ def units_of(text: str) -> Counter[str]:
     return Counter(chars + [a + b for a, b in zip(chars, chars[1:], strict=False)])
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65_536)  # above the largest room catalog, so a room reload re-encodes nothing
 def _encode_one(text: str) -> NDArray[np.float32]:
     index, table, _ = _embedding()
     v = np.zeros(DIM, np.float32)
