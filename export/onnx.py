@@ -22,10 +22,10 @@ import torch
 from transformers import BertConfig
 
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel
-from models.train import CHECKPOINTS, MAX_LEN, TOKENIZER
+from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
-VERSION = "livecart-comments-1"
+VERSION = "livecart-comments-2"
 CPU_VARIANT = "int8"
 INPUTS = ("input_ids", "attention_mask")
 AXES = {0: "batch_size", 1: "sequence_length"}
@@ -55,15 +55,40 @@ def load_checkpoint(task: str, root: Path = CHECKPOINTS) -> SentimentModel | Ner
     return model.eval()
 
 
+INPUT_AXES = {"input_ids": AXES, "attention_mask": AXES, "bigram_ids": AXES, "lexicon": AXES,
+              "ngram_ids": {0: "batch_size", 1: "ngram_count"}, "ngram_tf": {0: "batch_size", 1: "ngram_count"}}
+
+
+def dummy_inputs(model: SentimentModel | NerModel, batch: int = 2, seq: int = 16) -> tuple[torch.Tensor, ...]:
+    """One example tensor per input of ``model`` (names from ``model.input_names()``)."""
+    g = torch.Generator().manual_seed(0)
+    vocab = int(model.config.vocab_size)
+    out: list[torch.Tensor] = []
+    for name in model.input_names():
+        if name == "input_ids":
+            out.append(torch.randint(5, min(100, vocab), (batch, seq), generator=g))
+        elif name == "attention_mask":
+            out.append(torch.ones(batch, seq, dtype=torch.long))
+        elif name == "bigram_ids":
+            out.append(torch.randint(0, int(model.config.bigram_vocab) + 1, (batch, seq), generator=g))
+        elif name == "lexicon":
+            out.append((torch.rand(batch, seq, int(model.config.lexicon_dim), generator=g) > 0.8).float())
+        elif name == "ngram_ids":
+            out.append(torch.randint(1, int(model.config.ngram_buckets), (batch, 3 * seq), generator=g))
+        elif name == "ngram_tf":
+            out.append(torch.ones(batch, 3 * seq))
+        else:
+            raise ValueError(f"no dummy for input {name!r}")
+    return tuple(out)
+
+
 def export_model(model: SentimentModel | NerModel, spec: ExportSpec, path: Path) -> Path:
     """Export with dynamic batch and sequence axes (TorchScript exporter, constant folding on)."""
-    vocab = int(model.config.vocab_size)
-    ids = torch.randint(5, min(100, vocab), (2, 16), dtype=torch.long)
-    mask = torch.ones_like(ids)
-    axes: dict[str, dict[int, str]] = {n: AXES for n in INPUTS}
+    names = list(model.input_names())
+    axes: dict[str, dict[int, str]] = {n: INPUT_AXES[n] for n in names}
     axes.update(dict(zip(spec.outputs, spec.output_axes, strict=True)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, (ids, mask), str(path), input_names=list(INPUTS), output_names=list(spec.outputs),
+    torch.onnx.export(model, dummy_inputs(model), str(path), input_names=names, output_names=list(spec.outputs),
                       dynamic_axes=axes, opset_version=spec.opset, do_constant_folding=True, dynamo=False)
     return path
 
@@ -71,23 +96,28 @@ def export_model(model: SentimentModel | NerModel, spec: ExportSpec, path: Path)
 def quantize_int8(src: Path, dst: Path) -> Path:
     """INT8 dynamic quantisation of MatMul/Gemm weights (per-tensor, signed), after onnxruntime's
     recommended pre-processing (graph optimisation + shape inference)."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre), auto_merge=True)
-        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8)
+        graph = onnx.load(str(pre)).graph
+        # the wide branch's idf / weight tables stay FP32: per-tensor int8 would zero its many small weights
+        keep = [n.name for n in graph.node if n.op_type == "Gather" and n.input and n.input[0].startswith("wide.")]
+        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, nodes_to_exclude=keep)
     return dst
 
 
-def write_manifest(out: Path, int8: bool) -> Path:
+def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]]) -> Path:
     files = {t: {"fp32": f"{t}.onnx", **({"int8": f"{t}.int8.onnx"} if int8 else {})} for t in SPECS}
+    features = {k: v for k, v in (("bigrams", BIGRAMS.name), ("lexicon", LEXICON.name)) if (out / v).exists()}
     manifest = {
         "version": VERSION, "max_len": MAX_LEN, "tokenizer": "tokenizer.json",
         "sentiment_labels": list(SENTIMENT_LABELS), "ner_labels": list(NER_LABELS),
-        "files": files, "cpu_variant": CPU_VARIANT if int8 else "fp32",
-        "inputs": list(INPUTS), "outputs": {t: list(s.outputs) for t, s in SPECS.items()},
+        "files": files, "cpu_variant": CPU_VARIANT if int8 else "fp32", "features": features,
+        "inputs": inputs, "outputs": {t: list(s.outputs) for t, s in SPECS.items()},
     }
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1) + "\n")
@@ -102,14 +132,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if out.resolve() != TOKENIZER.parent.resolve():
-        shutil.copy(TOKENIZER, out / "tokenizer.json")
+        for f in (TOKENIZER, BIGRAMS, LEXICON):
+            if f.exists():
+                shutil.copy(f, out / f.name)
+    inputs: dict[str, list[str]] = {}
     for task, spec in SPECS.items():
-        path = export_model(load_checkpoint(task), spec, out / f"{task}.onnx")
+        model = load_checkpoint(task)
+        inputs[task] = list(model.input_names())
+        path = export_model(model, spec, out / f"{task}.onnx")
         print(f"{path} {path.stat().st_size / 2**20:.1f} MiB")
         if not args.no_int8:
             q = quantize_int8(path, out / f"{task}.int8.onnx")
             print(f"{q} {q.stat().st_size / 2**20:.1f} MiB")
-    print(write_manifest(out, not args.no_int8))
+    print(write_manifest(out, not args.no_int8, inputs))
 
 
 if __name__ == "__main__":

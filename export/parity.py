@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import torch
-from torch import nn
+from tokenizers import Encoding, Tokenizer
 
 from export.onnx import ARTIFACTS, INPUTS, SPECS, ExportSpec, load_checkpoint
+from models.modeling import NerModel, SentimentModel
 
 BATCH_SIZES = (1, 7, 64)
 
@@ -45,26 +46,35 @@ def padded_batches(seqs: Sequence[Sequence[int]], sizes: Sequence[int]) -> list[
     return out
 
 
-def compare(model: nn.Module, spec: ExportSpec, path: Path, batches: Sequence[np.ndarray]) -> dict[str, Any]:
+Feed = dict[str, np.ndarray]
+
+
+def id_feeds(batches: Sequence[np.ndarray]) -> list[Feed]:
+    """Feeds of models without extra inputs: input_ids + attention_mask."""
+    return [{"input_ids": b, "attention_mask": (b != 0).astype(np.int64)} for b in batches]
+
+
+def compare(model: SentimentModel | NerModel, spec: ExportSpec, path: Path, feeds: Sequence[Feed]) -> dict[str, Any]:
     """Max |diff| and identical-prediction share per output; mismatched names/shapes are listed."""
     sess = ort_session(path)
     problems: list[str] = []
     names = [o.name for o in sess.get_outputs()]
-    if names != list(spec.outputs) or [i.name for i in sess.get_inputs()] != list(INPUTS):
-        problems.append(f"names: got inputs {[i.name for i in sess.get_inputs()]} outputs {names}")
+    inputs = list(model.input_names())
+    if names != list(spec.outputs) or [i.name for i in sess.get_inputs()] != inputs:
+        problems.append(f"names: got inputs {[i.name for i in sess.get_inputs()]} outputs {names}; expected {inputs}")
     max_diff = {o: 0.0 for o in spec.outputs}
     same = {o: 0 for o in spec.outputs}
     total = {o: 0 for o in spec.outputs}
-    for ids in batches:
-        mask = (ids != 0).astype(np.int64)
+    for feed in feeds:
+        mask = feed["attention_mask"]
         with torch.no_grad():
-            t_out = model(torch.from_numpy(ids), torch.from_numpy(mask))
+            t_out = model(*[torch.from_numpy(feed[n]) for n in inputs])
         t_list = [t_out] if isinstance(t_out, torch.Tensor) else list(t_out)
-        o_list = sess.run(list(spec.outputs), {"input_ids": ids, "attention_mask": mask})
+        o_list = sess.run(list(spec.outputs), {n: feed[n] for n in inputs})
         for name, t, o in zip(spec.outputs, t_list, o_list, strict=True):
             t_np = t.numpy()
             if t_np.shape != o.shape:
-                problems.append(f"{name}: shape torch {t_np.shape} vs onnx {o.shape} at batch {ids.shape}")
+                problems.append(f"{name}: shape torch {t_np.shape} vs onnx {o.shape} at batch {mask.shape}")
                 continue
             valid = mask.astype(bool) if t_np.ndim == 3 else np.ones(t_np.shape[0], dtype=bool)
             max_diff[name] = max(max_diff[name], float(np.abs(t_np - o)[valid].max()))
@@ -74,27 +84,45 @@ def compare(model: nn.Module, spec: ExportSpec, path: Path, batches: Sequence[np
             "compared": total, "problems": problems}
 
 
-def test_inputs(task: str) -> tuple[list[list[int]], list[int]]:
-    """TEST token ids (and sentiment labels; NER: empty) exactly as the evaluation feeds them."""
+def test_feeds(task: str, root: Path, sizes: Sequence[int]) -> tuple[list[Feed], list[int]]:
+    """Feeds of the TEST inputs exactly as the evaluation builds them (features from ``root``), in
+    consecutive batches cycling through ``sizes``; sentiment labels (NER: empty)."""
     from models.data import ner_split, sentiment_split
+    from models.evaluate import paragraph_windows
     from models.modeling import SENTIMENT_LABELS
-    from models.train import encode_texts, load_or_build_tokenizer, ner_windows
+    from models.serving import Window, clean_text, load_features
 
-    tok = load_or_build_tokenizer()
+    manifest = json.loads((root / "manifest.json").read_text())
+    tok = Tokenizer.from_file(str(root / manifest["tokenizer"]))
+    features = load_features(root, manifest, tok.get_vocab_size())
+    names = manifest.get("inputs", {}).get(task, list(INPUTS))
+    max_len = int(manifest["max_len"])
+    ys: list[int] = []
     if task == "sentiment":
         test = sentiment_split("test")
-        return encode_texts(tok, [e.text for e in test]), [SENTIMENT_LABELS.index(e.label) for e in test]
-    xs, _ = ner_windows(tok, [(e.text, e.spans) for e in ner_split("test")])
-    return xs, []
+        texts = [clean_text(e.text) for e in test]
+        tok.enable_truncation(max_len)
+        items: list[tuple[str, Encoding | Window]] = list(zip(texts, tok.encode_batch(texts), strict=True))
+        ys = [SENTIMENT_LABELS.index(e.label) for e in test]
+    else:
+        paras = [e.text for e in ner_split("test")]
+        items = [(paras[i], w) for i, w in paragraph_windows(tok, paras, max_len)]
+    feeds: list[Feed] = []
+    i = k = 0
+    while i < len(items):
+        part = items[i:i + sizes[k % len(sizes)]]
+        feeds.append(features.feed([e for _, e in part], [t for t, _ in part], names))
+        i += len(part)
+        k += 1
+    return feeds, ys
 
 
 def run_parity(root: Path = ARTIFACTS) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for task, spec in SPECS.items():
         model = load_checkpoint(task)
-        xs, ys = test_inputs(task)
-        batches = padded_batches(xs, BATCH_SIZES)
-        entry: dict[str, Any] = {"test_inputs": len(xs), "batch_sizes": list(BATCH_SIZES),
+        batches, ys = test_feeds(task, root, BATCH_SIZES)
+        entry: dict[str, Any] = {"test_inputs": sum(len(b["input_ids"]) for b in batches), "batch_sizes": list(BATCH_SIZES),
                                  "fp32": compare(model, spec, root / f"{task}.onnx", batches)}
         fp32 = entry["fp32"]
         fp32["ok"] = not fp32["problems"] and all(d <= spec.atol for d in fp32["max_abs_diff"].values()) and all(
@@ -110,13 +138,12 @@ def run_parity(root: Path = ARTIFACTS) -> dict[str, Any]:
     return report
 
 
-def _sentiment_cost(fp32: Path, int8: Path, batches: Sequence[np.ndarray], ys: Sequence[int]) -> dict[str, float]:
+def _sentiment_cost(fp32: Path, int8: Path, batches: Sequence[Feed], ys: Sequence[int]) -> dict[str, float]:
     """TEST review accuracy (pos vs neg logit, as in the evaluation's pos/neg metric) of both graphs."""
     acc = {}
     for name, path in (("fp32", fp32), ("int8", int8)):
         sess = ort_session(path)
-        pred = np.concatenate([sess.run(["sentiment_logits"], {"input_ids": b, "attention_mask": (b != 0).astype(np.int64)})[0]
-                               for b in batches])
+        pred = np.concatenate([sess.run(["sentiment_logits"], b)[0] for b in batches])
         acc[name] = float((np.where(pred[:, 2] > pred[:, 0], 2, 0) == np.array(ys)).mean())
     return {"accuracy_fp32": acc["fp32"], "accuracy_int8": acc["int8"], "cost": acc["fp32"] - acc["int8"]}
 

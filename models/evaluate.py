@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from models.data import ENTITY_TYPES, NerExample, ner_split, sentiment_split, split_sizes
 from models.linking import link
-from models.serving import ARTIFACTS, CommentModel, bio_to_spans
+from models.serving import ARTIFACTS, CommentModel, Window, bio_to_spans, clean_text
 from streams.catalog import Catalog
 
 HERE = Path(__file__).resolve().parent
@@ -67,17 +68,14 @@ def accuracy(y: Sequence[object], p: Sequence[object]) -> float:
 def sentiment_logits(model: CommentModel, texts: Sequence[str]) -> np.ndarray:
     """Raw (neg, neu, pos) logits from the served sentiment graph, in input order."""
     sess = model._sentiment
-    tok = model.tokenizer
-    encs = tok.encode_batch(list(texts))
+    clean = [clean_text(t) for t in texts]
+    encs = model.tokenizer.encode_batch(clean)
     out = np.zeros((len(texts), len(model.sentiment_labels)), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
     for j in range(0, len(order), 64):
         b = order[j:j + 64]
-        n = max(len(encs[i].ids) for i in b)
-        ids = np.zeros((len(b), n), dtype=np.int64)
-        for k, i in enumerate(b):
-            ids[k, :len(encs[i].ids)] = encs[i].ids
-        out[b] = sess.run(["sentiment_logits"], {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})[0]
+        feed = model.features.feed([encs[i] for i in b], [clean[i] for i in b], model.sentiment_inputs)
+        out[b] = sess.run(["sentiment_logits"], feed)[0]
     return out
 
 
@@ -125,37 +123,45 @@ def anchor_snownlp(train: Sequence[tuple[str, str]]) -> Callable[[Sequence[str]]
 
 
 # ---------------------------------------------------------------- NER
-def ner_predict_onnx(model: CommentModel, texts: Sequence[str]) -> list[set[Span]]:
-    """Character spans for whole paragraphs: windows of max_len-2 tokens, as in training."""
-    tok = model.tokenizer
+def paragraph_windows(tok: Tokenizer, texts: Sequence[str], max_len: int) -> list[tuple[int, Window]]:
+    """(text index, window) for whole paragraphs: windows of max_len-2 tokens, each wrapped in
+    [CLS] .. [SEP], as in training (models.train.ner_windows)."""
     tok.no_truncation()
     encs = tok.encode_batch(list(texts))
-    tok.enable_truncation(model.max_len)
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    w = model.max_len - 2
-    windows: list[tuple[int, int]] = []  # (text index, window start in body tokens)
+    tok.enable_truncation(max_len)
+    cls_id, sep_id = int(tok.token_to_id("[CLS]") or 0), int(tok.token_to_id("[SEP]") or 0)
+    w = max_len - 2
+    out: list[tuple[int, Window]] = []
     for i, e in enumerate(encs):
-        windows.extend((i, s) for s in range(0, max(1, len(e.ids) - 2), w))
-    tags: dict[int, list[str]] = {i: [] for i in range(len(texts))}
-    order = sorted(range(len(windows)), key=lambda k: min(w, len(encs[windows[k][0]].ids) - 2 - windows[k][1]))
+        ids, offs = e.ids[1:-1], e.offsets[1:-1]
+        for s in range(0, max(1, len(ids)), w):
+            n = len(ids[s:s + w])
+            out.append((i, ([cls_id, *ids[s:s + w], sep_id], [(0, 0), *offs[s:s + w], (0, 0)], [1] + [0] * n + [1])))
+    return out
+
+
+def ner_predict_onnx(model: CommentModel, texts: Sequence[str]) -> list[set[Span]]:
+    """Character spans for whole paragraphs: windows of max_len-2 tokens, as in training; BIO-constrained
+    Viterbi decoding as served."""
+    windows = paragraph_windows(model.tokenizer, texts, model.max_len)
+    order = sorted(range(len(windows)), key=lambda k: len(windows[k][1][0]))
     results: dict[int, list[str]] = {}
     for j in range(0, len(order), 64):
         b = order[j:j + 64]
-        rows = []
-        for k in b:
-            i, s = windows[k]
-            rows.append([cls_id, *encs[i].ids[1:-1][s:s + w], sep_id])
-        n = max(len(r) for r in rows)
-        ids = np.array([r + [0] * (n - len(r)) for r in rows], dtype=np.int64)
-        pred = model._ner.run(["tag_logits"], {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})[0].argmax(-1)
+        encs = [windows[k][1] for k in b]
+        feed = model.features.feed(encs, [texts[windows[k][0]] for k in b], model.ner_inputs)
+        pred = model.decode_tags(model._ner.run(["tag_logits"], feed)[0], encs)
         for row, k in enumerate(b):
-            results[k] = [model.ner_labels[int(t)] for t in pred[row, 1:len(rows[row]) - 1]]
-    for k in range(len(windows)):
-        tags[windows[k][0]].extend(results[k])
+            results[k] = [model.ner_labels[int(t)] for t in pred[row, 1:len(encs[row][0]) - 1]]
+    tags: dict[int, list[str]] = {i: [] for i in range(len(texts))}
+    offs: dict[int, list[tuple[int, int]]] = {i: [] for i in range(len(texts))}
+    for k, (i, win) in enumerate(windows):
+        tags[i].extend(results[k])
+        offs[i].extend(win[1][1:-1])
     out: list[set[Span]] = []
-    for i, e in enumerate(encs):
-        offs = e.offsets[1:-1]
-        out.append({(offs[a][0], offs[b - 1][1], t) for a, b, t in bio_to_spans(tags[i][:len(offs)])})
+    for i in range(len(texts)):
+        o = offs[i]
+        out.append({(o[a][0], o[b - 1][1], t) for a, b, t in bio_to_spans(tags[i][:len(o)])})
     return out
 
 
@@ -249,14 +255,15 @@ def throughput(texts: Sequence[str], threads: int) -> dict[str, float | None]:
     tok = onnx_model.tokenizer
     sent_t, ner_t = load_checkpoint("sentiment"), load_checkpoint("ner")
 
+    names = list(dict.fromkeys([*sent_t.input_names(), *ner_t.input_names()]))
+
     def torch_predict(batch: Sequence[str]) -> None:
-        encs = tok.encode_batch(list(batch))
-        n = max(len(e.ids) for e in encs)
-        ids = torch.tensor([e.ids + [0] * (n - len(e.ids)) for e in encs])
+        """The same inputs as served (features built by models.serving), both torch models."""
+        clean = [clean_text(t) for t in batch]
+        feed = {k: torch.from_numpy(v) for k, v in onnx_model.features.feed(tok.encode_batch(clean), clean, names).items()}
         with torch.inference_mode():
-            mask = (ids != 0).long()
-            sent_t(ids, mask)
-            ner_t(ids, mask)
+            sent_t(*[feed[k] for k in sent_t.input_names()])
+            ner_t(*[feed[k] for k in ner_t.input_names()])
 
     def rate(fn: Callable[[Sequence[str]], object], bs: int) -> float:
         """Best of 3 rounds of >= 3 s each: the machine is shared, the best round is the least disturbed."""

@@ -21,11 +21,15 @@ SENTIMENT_LABELS: tuple[str, ...] = ("neg", "neu", "pos")
 NER_LABELS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in ("B", "I")))
 
 
-def bert_config(vocab_size: int, hidden: int, layers: int, heads: int, max_len: int, num_labels: int = 2) -> BertConfig:
+def bert_config(vocab_size: int, hidden: int, layers: int, heads: int, max_len: int, num_labels: int = 2,
+                *, bigram_vocab: int = 0, lexicon_dim: int = 0, ngram_buckets: int = 0) -> BertConfig:
+    """``bigram_vocab`` / ``lexicon_dim`` / ``ngram_buckets`` > 0 switch on the extra inputs
+    (see ``ExtraEmbeddings`` and ``WideNgrams``); 0 keeps a plain ids + mask model."""
     return BertConfig(
         vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=4 * hidden, max_position_embeddings=max_len, type_vocab_size=1,
         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, num_labels=num_labels,  # type: ignore[call-arg]
+        bigram_vocab=bigram_vocab, lexicon_dim=lexicon_dim, ngram_buckets=ngram_buckets,
     )
 
 
@@ -47,8 +51,57 @@ class LocalConv(nn.Module):
         return x * m
 
 
+BIGRAM_DIM = 64  # bigram embeddings are learnt at 64 dimensions and projected to the hidden size
+
+
+class ExtraEmbeddings(nn.Module):
+    """Token embeddings plus optional extra inputs, summed before ``LocalConv``:
+    a token-bigram embedding (``config.bigram_vocab`` > 0; id 0 = unknown) and a projection of the
+    lexicon match flags (``config.lexicon_dim`` > 0)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        n_bigrams = int(getattr(config, "bigram_vocab", 0))
+        lex_dim = int(getattr(config, "lexicon_dim", 0))
+        self.bigram = nn.Embedding(n_bigrams + 1, BIGRAM_DIM, padding_idx=0) if n_bigrams else None
+        self.bigram_proj = nn.Linear(BIGRAM_DIM, config.hidden_size, bias=False) if n_bigrams else None
+        self.lexicon = nn.Linear(lex_dim, config.hidden_size, bias=False) if lex_dim else None
+
+    def input_names(self) -> tuple[str, ...]:
+        return (("bigram_ids",) if self.bigram is not None else ()) + (("lexicon",) if self.lexicon is not None else ())
+
+    def forward(self, emb: torch.Tensor, extra: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``emb``: the token embeddings [batch, seq, hidden]."""
+        if self.bigram is not None and self.bigram_proj is not None:
+            emb = emb + self.bigram_proj(self.bigram(extra["bigram_ids"]))
+        if self.lexicon is not None:
+            emb = emb + self.lexicon(extra["lexicon"])
+        return emb
+
+
+class WideNgrams(nn.Module):
+    """The wide branch of the sentiment model: a linear model over hashed character n-grams with
+    TF-IDF weighting (sublinear tf from serving, idf stored per bucket, l2-normalised per text).
+    ``idf`` and ``weight`` are fitted by logistic regression in ``models.train`` and then fixed."""
+
+    def __init__(self, buckets: int, n_out: int) -> None:
+        super().__init__()
+        self.idf = nn.Embedding(buckets, 1, padding_idx=0)
+        self.weight = nn.Embedding(buckets, n_out, padding_idx=0)
+        self.bias = nn.Parameter(torch.zeros(n_out))
+        self.scale = nn.Parameter(torch.ones(()))
+        for p in (self.idf.weight, self.weight.weight):
+            nn.init.zeros_(p)
+
+    def forward(self, ngram_ids: torch.Tensor, ngram_tf: torch.Tensor) -> torch.Tensor:
+        x = ngram_tf * self.idf(ngram_ids).squeeze(-1)  # [batch, n]
+        x = x / torch.sqrt((x * x).sum(1, keepdim=True)).clamp(min=1e-6)
+        return self.scale * ((x.unsqueeze(-1) * self.weight(ngram_ids)).sum(1) + self.bias)
+
+
 class SentimentModel(nn.Module):
-    """LocalConv + BERT encoder + mean pooling + sentiment head (3) + question head (2)."""
+    """LocalConv + BERT encoder + mean pooling + sentiment head (3) + question head (2);
+    with ``config.ngram_buckets`` > 0 a wide n-gram branch is added to the sentiment logits."""
 
     config: BertConfig
 
@@ -57,20 +110,37 @@ class SentimentModel(nn.Module):
         self.config = config
         self.bert = BertModel(config, add_pooling_layer=False)
         self.local = LocalConv(config.hidden_size)
+        self.embed = ExtraEmbeddings(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.sentiment = nn.Linear(config.hidden_size, len(SENTIMENT_LABELS))
         self.question = nn.Linear(config.hidden_size, 2)
+        buckets = int(getattr(config, "ngram_buckets", 0))
+        self.wide = WideNgrams(buckets, len(SENTIMENT_LABELS)) if buckets else None
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.local(self.bert.embeddings.word_embeddings(input_ids), attention_mask)
+    def input_names(self) -> tuple[str, ...]:
+        return ("input_ids", "attention_mask", *self.embed.input_names(),
+                *(("ngram_ids", "ngram_tf") if self.wide is not None else ()))
+
+    def deep(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, extra: dict[str, torch.Tensor]
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        emb = self.local(self.embed(self.bert.embeddings.word_embeddings(input_ids), extra), attention_mask)
         h = self.bert(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
         m = attention_mask.unsqueeze(-1).to(h.dtype)
         pooled = self.dropout((h * m).sum(1) / m.sum(1).clamp(min=1.0))
         return self.sentiment(pooled), self.question(pooled)
 
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *extra_inputs: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        extra = dict(zip(self.input_names()[2:], extra_inputs, strict=True))
+        s, q = self.deep(input_ids, attention_mask, extra)
+        if self.wide is not None:
+            s = s + self.wide(extra["ngram_ids"], extra["ngram_tf"])
+        return s, q
+
 
 class NerModel(nn.Module):
-    """LocalConv + ``BertForTokenClassification``, returning only the logits tensor (a clean ONNX signature)."""
+    """ExtraEmbeddings + LocalConv + ``BertForTokenClassification``, returning only the logits tensor
+    (a clean ONNX signature)."""
 
     config: BertConfig
 
@@ -79,8 +149,13 @@ class NerModel(nn.Module):
         self.config = config
         self.inner = BertForTokenClassification(config)
         self.local = LocalConv(config.hidden_size)
+        self.embed = ExtraEmbeddings(config)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        emb = self.local(self.inner.bert.embeddings.word_embeddings(input_ids), attention_mask)
+    def input_names(self) -> tuple[str, ...]:
+        return ("input_ids", "attention_mask", *self.embed.input_names())
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *extra_inputs: torch.Tensor) -> torch.Tensor:
+        extra = dict(zip(self.input_names()[2:], extra_inputs, strict=True))
+        emb = self.local(self.embed(self.inner.bert.embeddings.word_embeddings(input_ids), extra), attention_mask)
         out: torch.Tensor = self.inner(inputs_embeds=emb, attention_mask=attention_mask).logits
         return out

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
-from collections.abc import Sequence
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +35,11 @@ Device = Literal["auto", "cpu", "cuda"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 MAX_CHARS = 2048  # a live comment is < 100 characters; longer input is cut before tokenisation
 _SURROGATES = re.compile("[\ud800-\udfff]")
+LEX_TYPES: tuple[str, ...] = ("PER", "LOC", "ORG")  # People's Daily types in the TRAIN entity lexicon
+LEX_DIM = 4 * len(LEX_TYPES)  # B / M / E / S match flags per type
+NGRAM_BUCKETS = 2**19  # hashed character 1-3-grams of the wide sentiment branch; id 0 is padding
+NGRAM_ORDERS = (1, 2, 3)
+Window = tuple[list[int], list[tuple[int, int]], list[int]]  # ids, offsets, special-token mask (NER windows)
 
 
 class ModelLoadError(RuntimeError):
@@ -108,11 +117,175 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+# ---------------------------------------------------------------- extra model inputs (numpy only)
+class Lexicon:
+    """TRAIN-only entity lexicon: string -> bit mask over ``LEX_TYPES``; matches give B/M/E/S flags."""
+
+    def __init__(self, entries: Mapping[str, int]) -> None:
+        self.entries = dict(entries)
+        self.prefixes = {s[:i] for s in self.entries for i in range(1, len(s))}
+        self.max_len = max((len(s) for s in self.entries), default=0)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Lexicon:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if list(data["types"]) != list(LEX_TYPES):
+            raise ValueError(f"{path}: lexicon types {data['types']}, expected {list(LEX_TYPES)}")
+        return cls({s: int(m) for s, m in data["entries"].items()})
+
+    def char_flags(self, text: str) -> np.ndarray:
+        """[len(text), LEX_DIM] float32: flag 4*t+{0:B,1:M,2:E,3:S} for every lexicon match of type t."""
+        n = len(text)
+        out = np.zeros((n, LEX_DIM), dtype=np.float32)
+        entries, prefixes = self.entries, self.prefixes
+        for i in range(n):
+            for j in range(i + 1, min(n, i + self.max_len) + 1):
+                s = text[i:j]
+                m = entries.get(s)
+                if m:
+                    for t in range(len(LEX_TYPES)):
+                        if m >> t & 1:
+                            if j - i == 1:
+                                out[i, 4 * t + 3] = 1.0
+                            else:
+                                out[i, 4 * t] = 1.0
+                                out[i + 1:j - 1, 4 * t + 1] = 1.0
+                                out[j - 1, 4 * t + 2] = 1.0
+                if s not in prefixes:
+                    break
+        return out
+
+    def token_flags(self, text: str, offsets: Sequence[tuple[int, int]], special: Sequence[int]) -> np.ndarray:
+        """[n_tokens, LEX_DIM]: the union of the flags of each token's characters (0 on special tokens)."""
+        chars = self.char_flags(text)
+        out = np.zeros((len(offsets), LEX_DIM), dtype=np.float32)
+        for k, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)):
+            if not sp and b > a:
+                out[k] = chars[a:b].max(axis=0)
+        return out
+
+
+def bigram_ids(ids: np.ndarray, table: np.ndarray, vocab_size: int) -> np.ndarray:
+    """[batch, seq] id of the token bigram (token i, token i+1) in the sorted key table ``table``
+    (key = left * vocab_size + right), 1-based; 0 when unknown, at the last token and on padding."""
+    out = np.zeros(ids.shape, dtype=np.int64)
+    if ids.shape[1] < 2 or len(table) == 0:
+        return out
+    keys = ids[:, :-1] * vocab_size + ids[:, 1:]
+    pos = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+    hit = (table[pos] == keys) & (ids[:, 1:] != 0)
+    out[:, :-1] = np.where(hit, pos + 1, 0)
+    return out
+
+
+def ngram_counts(text: str) -> Counter[int]:
+    """Hashed character n-grams (``NGRAM_ORDERS``) of the NFKC-folded, lower-cased text: bucket -> count.
+    Buckets are 1..NGRAM_BUCKETS-1 (crc32 of "n:gram"), stable across processes and platforms."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    c: Counter[int] = Counter()
+    for n in NGRAM_ORDERS:
+        for i in range(len(t) - n + 1):
+            g = f"{n}:{t[i:i + n]}".encode("utf-8", "replace")
+            c[1 + zlib.crc32(g) % (NGRAM_BUCKETS - 1)] += 1
+    return c
+
+
+def ngram_inputs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``ngram_ids`` [batch, n] int64 (0 = padding) and ``ngram_tf`` [batch, n] float32 (1 + ln count,
+    sublinear term frequency), n = the most distinct n-grams of a text in the batch (at least 1)."""
+    counts = [ngram_counts(t) for t in texts]
+    n = max([1, *(len(c) for c in counts)])
+    ids = np.zeros((len(texts), n), dtype=np.int64)
+    tf = np.zeros((len(texts), n), dtype=np.float32)
+    for k, c in enumerate(counts):
+        items = sorted(c.items())
+        ids[k, :len(items)] = [b for b, _ in items]
+        tf[k, :len(items)] = [1.0 + math.log(v) for _, v in items]
+    return ids, tf
+
+
+class Features:
+    """Builds every model input from encodings + texts: ids, mask, bigram ids, lexicon flags, n-grams."""
+
+    def __init__(self, bigrams: np.ndarray, vocab_size: int, lexicon: Lexicon | None) -> None:
+        self.bigrams = bigrams
+        self.vocab_size = vocab_size
+        self.lexicon = lexicon
+
+    def feed(self, encs: Sequence[Encoding | Window],
+             texts: Sequence[str], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Right-padded inputs named ``names`` for a batch. An encoding may be a tokenizers ``Encoding`` or
+        ``(ids, offsets, special_tokens_mask)`` (NER windows)."""
+        parts = [(e.ids, e.offsets, e.special_tokens_mask) if isinstance(e, Encoding) else e for e in encs]
+        n = max(len(p[0]) for p in parts)
+        ids = np.zeros((len(parts), n), dtype=np.int64)
+        for k, p in enumerate(parts):
+            ids[k, :len(p[0])] = p[0]
+        feed: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)}
+        if "bigram_ids" in names:
+            feed["bigram_ids"] = bigram_ids(ids, self.bigrams, self.vocab_size)
+        if "lexicon" in names:
+            lex = np.zeros((len(parts), n, LEX_DIM), dtype=np.float32)
+            if self.lexicon is not None:
+                for k, (p, text) in enumerate(zip(parts, texts, strict=True)):
+                    lex[k, :len(p[0])] = self.lexicon.token_flags(text, p[1], p[2])
+            feed["lexicon"] = lex
+        if "ngram_ids" in names:
+            feed["ngram_ids"], feed["ngram_tf"] = ngram_inputs(texts)
+        return {k: feed[k] for k in names}
+
+
+def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray) -> np.ndarray:
+    """Best tag path per row under BIO constraints (I-X only after B-X or I-X, never first):
+    [batch, seq, tags] logits, [batch, seq] mask of the positions to decode -> [batch, seq] tag ids.
+    Scores are log-softmax per position; masked positions are skipped (they keep the previous state)."""
+    b, t, k = logits.shape
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    allowed = np.ones((k, k), dtype=bool)  # allowed[prev, cur]
+    start_ok = np.ones(k, dtype=bool)
+    for j, lab in enumerate(labels):
+        if lab.startswith("I-"):
+            start_ok[j] = False
+            allowed[:, j] = [p in (f"B-{lab[2:]}", lab) for p in labels]
+    neg = np.float32(-1e9)
+    trans = np.where(allowed, 0.0, neg).astype(np.float32)
+    score = np.where(start_ok, 0.0, neg).astype(np.float32)[None, :].repeat(b, 0)
+    started = np.zeros(b, dtype=bool)
+    back = np.zeros((b, t, k), dtype=np.int64)
+    for i in range(t):
+        m = mask[:, i].astype(bool)
+        cand = score[:, :, None] + trans[None]  # [b, prev, cur]
+        best_prev = cand.argmax(1)
+        best = np.take_along_axis(cand, best_prev[:, None, :], 1)[:, 0]
+        first = m & ~started
+        new = np.where(first[:, None], score + logp[:, i], best + logp[:, i])
+        back[:, i] = np.where(first[:, None], np.arange(k)[None], best_prev)
+        score = np.where(m[:, None], new, score)
+        back[~m, i] = np.arange(k)[None].repeat(int((~m).sum()), 0)
+        started |= m
+    out = np.zeros((b, t), dtype=np.int64)
+    cur = score.argmax(1)
+    for i in range(t - 1, -1, -1):
+        out[:, i] = cur
+        cur = back[np.arange(b), i, cur]
+    return out
+
+def load_features(root: Path, manifest: Mapping[str, Any], vocab_size: int) -> Features:
+    """The feature builder of a model folder: bigram key table and entity lexicon named in the manifest
+    (both optional: a folder without them feeds only ids and mask)."""
+    extra = manifest.get("features", {})
+    bigrams = np.load(root / extra["bigrams"]) if "bigrams" in extra else np.zeros(0, dtype=np.int64)
+    lexicon = Lexicon.from_file(root / extra["lexicon"]) if "lexicon" in extra else None
+    return Features(bigrams.astype(np.int64), vocab_size, lexicon)
+
+
 class CommentModel:
     """Sentiment + question + entity model pair behind one ``predict``; safe to call from one thread."""
 
     def __init__(self, model_dir: Path, manifest: dict[str, Any], tokenizer: Tokenizer,
-                 sentiment: ort.InferenceSession, ner: ort.InferenceSession, max_batch: int, variant: str) -> None:
+                 sentiment: ort.InferenceSession, ner: ort.InferenceSession, max_batch: int, variant: str,
+                 features: Features) -> None:
         self.model_dir = model_dir
         self.variant = variant  # "fp32" or "int8": which graphs run
         self.version: str = str(manifest["version"])
@@ -125,6 +298,9 @@ class CommentModel:
         self.tokenizer.no_padding()
         self._sentiment = sentiment
         self._ner = ner
+        self.features = features
+        self.sentiment_inputs = [i.name for i in sentiment.get_inputs()]
+        self.ner_inputs = [i.name for i in ner.get_inputs()]
         self.providers: list[str] = sentiment.get_providers()
 
     @classmethod
@@ -141,6 +317,7 @@ class CommentModel:
         try:
             manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
             tokenizer = Tokenizer.from_file(str(root / manifest["tokenizer"]))
+            features = load_features(root, manifest, tokenizer.get_vocab_size())
         except Exception as exc:  # tokenizers raises a bare Exception on a bad file
             raise ModelLoadError(f"cannot load model folder {root}: {exc}") from exc
         providers = choose_providers(device)
@@ -164,7 +341,7 @@ class CommentModel:
             raise ModelLoadError(f"device='cuda' but the session runs on {got}")
         log.info("comment model %s (%s) on %s, intra-op threads %s", manifest["version"], kind, got[0],
                  threads or "default")
-        return cls(root, manifest, tokenizer, sessions[0], sessions[1], max_batch, kind)
+        return cls(root, manifest, tokenizer, sessions[0], sessions[1], max_batch, kind, features)
 
     def predict(self, texts: Sequence[str]) -> list[Analysis]:
         """One Analysis per text, in order. Never raises for odd text (see the module docstring)."""
@@ -179,15 +356,12 @@ class CommentModel:
         return out
 
     def _run(self, encs: list[Encoding], texts: list[str]) -> list[Analysis]:
-        n = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), n), dtype=np.int64)
-        mask = np.zeros((len(encs), n), dtype=np.int64)
-        for k, e in enumerate(encs):
-            ids[k, :len(e.ids)] = e.ids
-            mask[k, :len(e.ids)] = 1
-        feed = {"input_ids": ids, "attention_mask": mask}
-        s_logits, q_logits = self._sentiment.run(["sentiment_logits", "question_logits"], feed)
-        tags = self._ner.run(["tag_logits"], feed)[0].argmax(-1)
+        names = list(dict.fromkeys([*self.sentiment_inputs, *self.ner_inputs]))
+        feed = self.features.feed(encs, texts, names)
+        s_logits, q_logits = self._sentiment.run(["sentiment_logits", "question_logits"],
+                                                 {k: feed[k] for k in self.sentiment_inputs})
+        tag_logits = self._ner.run(["tag_logits"], {k: feed[k] for k in self.ner_inputs})[0]
+        tags = self.decode_tags(tag_logits, encs)
         s_prob, q_prob = _softmax(s_logits), _softmax(q_logits)
         res = []
         for k, (e, text) in enumerate(zip(encs, texts, strict=True)):
@@ -195,6 +369,16 @@ class CommentModel:
             res.append(Analysis(self.sentiment_labels[lab], float(s_prob[k, lab]),
                                 self._entities(e, tags[k], text), bool(q_prob[k, 1] > 0.5)))
         return res
+
+    def decode_tags(self, tag_logits: np.ndarray, encs: Sequence[Encoding | Window]
+                    ) -> np.ndarray:
+        """[batch, seq] tag ids: BIO-constrained Viterbi over the non-special tokens."""
+        mask = np.zeros(tag_logits.shape[:2], dtype=bool)
+        for k, e in enumerate(encs):
+            offsets, special = (e.offsets, e.special_tokens_mask) if isinstance(e, Encoding) else (e[1], e[2])
+            for i, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)):
+                mask[k, i] = not sp and b > a
+        return viterbi_bio(tag_logits, self.ner_labels, mask)
 
     def _entities(self, enc: Encoding, tag_ids: np.ndarray, text: str) -> tuple[Entity, ...]:
         idx = [i for i, sp in enumerate(enc.special_tokens_mask) if not sp]

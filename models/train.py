@@ -9,28 +9,47 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch import nn
 from tqdm import tqdm
+from transformers import BertConfig
 
 from models.data import NerExample, ner_split, sentiment_split
 from models.generate import Generator, LiveComment
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel, bert_config
-from models.serving import bio_to_spans
+from models.serving import (
+    LEX_DIM,
+    LEX_TYPES,
+    NGRAM_BUCKETS,
+    Lexicon,
+    bigram_ids,
+    bio_to_spans,
+    clean_text,
+    ngram_counts,
+    ngram_inputs,
+    viterbi_bio,
+)
 from models.tokenizer import build_tokenizer
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"
 CHECKPOINTS = HERE / "checkpoints"
 TOKENIZER = ARTIFACTS / "tokenizer.json"
+BIGRAMS = ARTIFACTS / "bigrams.npy"
+LEXICON = ARTIFACTS / "ner_lexicon.json"
+BIGRAM_MIN_COUNT = 3
+BIGRAM_MAX = 40000
+LEX_FOLDS = 5  # jackknife: a TRAIN paragraph sees the lexicon of the other folds only
 MAX_LEN = 128  # tokens incl. [CLS]/[SEP]; live comments are far shorter, reviews are cut at the head
 SEED = 20260123
 GEN_SEEDS = {"tokenizer": 1, "sentiment": 2, "sentiment_dev": 3, "ner": 4, "ner_dev": 5}
@@ -49,7 +68,7 @@ class HParams:
 
 HPARAMS = {
     "sentiment": HParams(hidden=192, layers=4, heads=3, epochs=3, lr=8e-4, batch=32),
-    "ner": HParams(hidden=192, layers=3, heads=3, epochs=3, lr=8e-4, batch=32),
+    "ner": HParams(hidden=96, layers=1, heads=3, epochs=1, lr=1.5e-3, batch=32),
 }
 
 
@@ -69,6 +88,49 @@ def load_or_build_tokenizer() -> Tokenizer:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tok.save(str(TOKENIZER))
     return tok
+
+
+def load_or_build_bigrams(tok: Tokenizer) -> np.ndarray:
+    """Sorted token-bigram keys (left * vocab + right) seen >= BIGRAM_MIN_COUNT times in TRAIN-only text
+    (sentiment reviews, People's Daily paragraphs) and the generated training comments; the
+    BIGRAM_MAX most frequent (ties by key). Built once and shipped like the tokenizer."""
+    if BIGRAMS.exists():
+        return np.load(BIGRAMS)
+    texts = [e.text for e in sentiment_split("train_only")] + [e.text for e in ner_split("train_only")]
+    texts += [c.text for c in Generator(GEN_SEEDS["sentiment"]).make(N_GENERATED)]
+    texts += [c.text for c in Generator(GEN_SEEDS["ner"]).make(N_GENERATED)]
+    tok.no_truncation()
+    v = tok.get_vocab_size()
+    counts: dict[int, int] = {}
+    for enc in tok.encode_batch(texts):
+        ids = enc.ids
+        for a, b in zip(ids[:-1], ids[1:], strict=True):
+            k = a * v + b
+            counts[k] = counts.get(k, 0) + 1
+    keep = sorted((k for k, c in counts.items() if c >= BIGRAM_MIN_COUNT), key=lambda k: (-counts[k], k))[:BIGRAM_MAX]
+    table = np.array(sorted(keep), dtype=np.int64)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    np.save(BIGRAMS, table)
+    return table
+
+
+def lexicon_entries(examples: Sequence[NerExample]) -> dict[str, int]:
+    """Entity string -> bit mask over LEX_TYPES, from the gold spans of ``examples``."""
+    out: dict[str, int] = {}
+    for e in examples:
+        for s, t, typ in e.spans:
+            if typ in LEX_TYPES:
+                out[e.text[s:t]] = out.get(e.text[s:t], 0) | 1 << LEX_TYPES.index(typ)
+    return out
+
+
+def write_lexicon(path: Path = LEXICON) -> Path:
+    """The shipped lexicon: every PER/LOC/ORG string of the NER TRAIN split (DEV included, TEST never)."""
+    entries = lexicon_entries(ner_split("train"))
+    path.write_text(json.dumps({"types": list(LEX_TYPES), "source": "People's Daily 1998-01 TRAIN split (i % 10 != 9)",
+                                "entries": dict(sorted(entries.items()))}, ensure_ascii=False, indent=0) + "\n",
+                    encoding="utf-8")
+    return path
 
 
 def token_tags(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[tuple[int, int, str]],
@@ -120,21 +182,51 @@ def sentiment_data(tok: Tokenizer, reviews: Sequence[tuple[str, str]], comments:
     return encode_texts(tok, texts), ys, qs
 
 
-def ner_windows(tok: Tokenizer, items: Sequence[tuple[str, Sequence[tuple[int, int, str]]]]
-                ) -> tuple[list[list[int]], list[list[int]]]:
-    """Tokenise whole texts, then cut into windows of MAX_LEN-2 tokens each wrapped in [CLS] .. [SEP]."""
+def ner_windows(tok: Tokenizer, items: Sequence[tuple[str, Sequence[tuple[int, int, str]]]],
+                lexicons: Sequence[Lexicon | None] | None = None
+                ) -> tuple[list[list[int]], list[list[int]], list[np.ndarray]]:
+    """Tokenise whole texts, then cut into windows of MAX_LEN-2 tokens each wrapped in [CLS] .. [SEP].
+    Also returns each window's lexicon flags [len, LEX_DIM] (uint8) from ``lexicons[i]`` (None: zeros)."""
     tok.no_truncation()
     cls_id, sep_id, _ = special_ids(tok)
     xs: list[list[int]] = []
     ys: list[list[int]] = []
-    for (text, spans), enc in zip(items, tok.encode_batch([t for t, _ in items]), strict=True):
+    lx: list[np.ndarray] = []
+    for k, ((text, spans), enc) in enumerate(zip(items, tok.encode_batch([t for t, _ in items]), strict=True)):
         tags = token_tags(enc.offsets, enc.special_tokens_mask, spans, len(text))
+        lex = lexicons[k] if lexicons is not None else None
+        flags = (lex.token_flags(text, enc.offsets, enc.special_tokens_mask) if lex is not None
+                 else np.zeros((len(enc.ids), LEX_DIM), dtype=np.float32)).astype(np.uint8)[1:-1]
         ids, tags = enc.ids[1:-1], tags[1:-1]
         w = MAX_LEN - 2
+        zero = np.zeros((1, LEX_DIM), dtype=np.uint8)
         for s in range(0, max(len(ids), 1), w):
             xs.append([cls_id, *ids[s:s + w], sep_id])
             ys.append([-100, *tags[s:s + w], -100])
-    return xs, ys
+            lx.append(np.concatenate([zero, flags[s:s + w], zero]))
+    return xs, ys, lx
+
+
+def ner_batch(xs: Sequence[Sequence[int]], lx: Sequence[np.ndarray], table: np.ndarray, vocab: int
+              ) -> tuple[torch.Tensor, ...]:
+    """Padded (input_ids, attention_mask, bigram_ids, lexicon) tensors of a batch of NER windows."""
+    ids = pad(xs, 0)
+    lex = np.zeros((*ids.shape, LEX_DIM), dtype=np.float32)
+    for k, f in enumerate(lx):
+        lex[k, :len(f)] = f
+    big = torch.from_numpy(bigram_ids(ids.numpy(), table, vocab))
+    return ids, (ids != 0).long(), big, torch.from_numpy(lex)
+
+
+def ner_lexicons(train: Sequence[NerExample], n_generated: int) -> list[Lexicon | None]:
+    """Jackknifed lexicons for TRAIN paragraphs (fold (index // 10) % LEX_FOLDS sees the other folds'
+    entities only, so lexicon coverage in training resembles unseen text) and the full one for the
+    generated comments."""
+    fold = [(e.index // 10) % LEX_FOLDS for e in train]
+    lex = [Lexicon(lexicon_entries([e for e, f in zip(train, fold, strict=True) if f != k])) for k in range(LEX_FOLDS)]
+    full = Lexicon(lexicon_entries(train))
+    out: list[Lexicon | None] = [lex[f] for f in fold]
+    return out + [full] * n_generated
 
 
 def ner_items(examples: Sequence[NerExample], comments: Sequence[LiveComment]
@@ -154,9 +246,8 @@ def _optimizer(model: nn.Module, hp: HParams, total: int) -> tuple[torch.optim.O
 
 
 @torch.no_grad()
-def sentiment_dev_scores(model: SentimentModel, xs: Sequence[Sequence[int]], ys: Sequence[int], qs: Sequence[int],
-                         n_reviews: int) -> dict[str, float]:
-    """DEV accuracy: reviews restricted to pos/neg and served 3-way; generated comments 3-way; question."""
+def sentiment_dev_logits(model: SentimentModel, xs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Deep-branch (sentiment, question) logits of ``xs`` in input order."""
     model.eval()
     s_logits: list[np.ndarray] = []
     q_logits: list[np.ndarray] = []
@@ -164,18 +255,23 @@ def sentiment_dev_scores(model: SentimentModel, xs: Sequence[Sequence[int]], ys:
     for j in range(0, len(order), 128):
         b = order[j:j + 128]
         ids = pad([xs[i] for i in b], 0)
-        s, q = model(ids, (ids != 0).long())
+        s, q = model.deep(ids, (ids != 0).long(), {})
         s_logits.append(s.numpy())
         q_logits.append(q.numpy())
     inv = np.empty(len(order), dtype=int)
     inv[order] = np.arange(len(order))
-    s_all, q_all = np.concatenate(s_logits)[inv], np.concatenate(q_logits)[inv]
+    model.train()
+    return np.concatenate(s_logits)[inv], np.concatenate(q_logits)[inv]
+
+
+def sentiment_scores(s_all: np.ndarray, q_all: np.ndarray, ys: Sequence[int], qs: Sequence[int], n_reviews: int
+                     ) -> dict[str, float]:
+    """DEV accuracy: reviews restricted to pos/neg and served 3-way; generated comments 3-way; question."""
     y, q = np.array(ys), np.array(qs)
     pred3 = s_all.argmax(1)
     pred2 = np.where(s_all[:, 2] > s_all[:, 0], 2, 0)
     r, g = slice(0, n_reviews), slice(n_reviews, None)
     qm = q >= 0
-    model.train()
     return {
         "review_acc_served": float((pred3[r] == y[r]).mean()),
         "review_acc_posneg": float((pred2[r] == y[r]).mean()),
@@ -184,12 +280,145 @@ def sentiment_dev_scores(model: SentimentModel, xs: Sequence[Sequence[int]], ys:
     }
 
 
-def train_sentiment(hp: HParams) -> dict[str, float]:
+def sentiment_dev_scores(model: SentimentModel, xs: Sequence[Sequence[int]], ys: Sequence[int], qs: Sequence[int],
+                         n_reviews: int) -> dict[str, float]:
+    return sentiment_scores(*sentiment_dev_logits(model, xs), ys, qs, n_reviews)
+
+
+# ---------------------------------------------------------------- wide n-gram branch
+WIDE_C = (4.0, 16.0, 64.0)  # logistic-regression C, picked on DEV
+WIDE_SCALE = (0.5, 1.0, 1.5, 2.0, 3.0)  # weight of the wide logits against the deep ones, picked on DEV
+
+
+def ngram_matrix(texts: Sequence[str]) -> Any:
+    """CSR [texts, NGRAM_BUCKETS] of sublinear tf (1 + ln count), as ``serving.ngram_inputs`` feeds them."""
+    from scipy import sparse
+
+    rows, cols, vals = [], [], []
+    for k, t in enumerate(texts):
+        for b, c in ngram_counts(clean_text(t)).items():
+            rows.append(k)
+            cols.append(b)
+            vals.append(1.0 + math.log(c))
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), NGRAM_BUCKETS), dtype=np.float64)
+
+
+def tfidf(tf: Any, idf: np.ndarray) -> Any:
+    from sklearn.preprocessing import normalize
+
+    return normalize(tf.multiply(idf[None, :]).tocsr(), norm="l2")
+
+
+def fit_wide(tf: Any, ys: Sequence[int], c: float) -> tuple[np.ndarray, Any]:
+    """Smoothed idf (as scikit-learn's TfidfVectorizer; 0 for buckets never seen) of the tf matrix
+    (``ngram_matrix``) and the fitted multinomial logistic regression over neg/neu/pos."""
+    from sklearn.linear_model import LogisticRegression
+
+    df = np.bincount(tf.indices, minlength=NGRAM_BUCKETS)
+    idf = np.where(df > 0, np.log((1 + tf.shape[0]) / (1 + df)) + 1.0, 0.0)
+    lr = LogisticRegression(C=c, max_iter=3000).fit(tfidf(tf, idf), list(ys))
+    return idf, lr
+
+
+def wide_logits(idf: np.ndarray, lr: Any, tf: Any) -> np.ndarray:
+    out = np.zeros((tf.shape[0], len(SENTIMENT_LABELS)))
+    out[:, lr.classes_] = lr.decision_function(tfidf(tf, idf))
+    return out
+
+
+def attach_wide(model: SentimentModel, idf: np.ndarray, lr: Any, scale: float) -> SentimentModel:
+    """A copy of ``model`` with the wide branch set to (idf, LR weights, scale)."""
+    cfg = BertConfig(**{**model.config.to_dict(), "ngram_buckets": NGRAM_BUCKETS})
+    wide = SentimentModel(cfg)
+    wide.load_state_dict(model.state_dict(), strict=False)
+    assert wide.wide is not None
+    w = np.zeros((NGRAM_BUCKETS, len(SENTIMENT_LABELS)), dtype=np.float32)
+    w[:, lr.classes_] = lr.coef_.T
+    b = np.zeros(len(SENTIMENT_LABELS), dtype=np.float32)
+    b[lr.classes_] = lr.intercept_
+    with torch.no_grad():
+        wide.wide.idf.weight.copy_(torch.from_numpy(idf.astype(np.float32))[:, None])
+        wide.wide.weight.weight.copy_(torch.from_numpy(w))
+        wide.wide.bias.copy_(torch.from_numpy(b))
+        wide.wide.scale.fill_(scale)
+    return wide.eval()
+
+
+def train_wide(deep: SentimentModel, reviews: Sequence[tuple[str, str]], all_reviews: Sequence[tuple[str, str]],
+               comments: Sequence[LiveComment], dev_texts: Sequence[str], dxs: Sequence[Sequence[int]],
+               dys: Sequence[int], dqs: Sequence[int], n_dev_reviews: int) -> tuple[SentimentModel, dict[str, Any]]:
+    """Stage 2: fit the wide branch on TRAIN-only reviews + generated comments for each C, pick C and the
+    wide scale on DEV (deep logits + scale * wide logits), then refit with that C on all TRAIN reviews
+    (DEV included, as the TF-IDF anchor is refit) + the same comments."""
+    lab = {s: i for i, s in enumerate(SENTIMENT_LABELS)}
+    texts = [t for t, _ in reviews] + [c.text for c in comments]
+    ys = [lab[y] for _, y in reviews] + [lab[c.sentiment] for c in comments]
+    s_dev, q_dev = sentiment_dev_logits(deep, dxs)
+    tf, tf_dev = ngram_matrix(texts), ngram_matrix(dev_texts)
+    grid: dict[str, dict[str, float]] = {}
+    best: tuple[float, float, float] = (-1.0, 0.0, 0.0)
+    for c in tqdm(WIDE_C, desc="wide C"):
+        idf, lr = fit_wide(tf, ys, c)
+        w_dev = wide_logits(idf, lr, tf_dev)
+        for scale in WIDE_SCALE:
+            sc = sentiment_scores(s_dev + scale * w_dev, q_dev, dys, dqs, n_dev_reviews)
+            grid[f"C={c} scale={scale}"] = sc
+            score = sc["review_acc_served"] + sc["generated_acc"]
+            if score > best[0]:
+                best = (score, c, scale)
+    _, c, scale = best
+    all_texts = [t for t, _ in all_reviews] + [c_.text for c_ in comments]
+    all_ys = [lab[y] for _, y in all_reviews] + [lab[c_.sentiment] for c_ in comments]
+    idf, lr = fit_wide(ngram_matrix(all_texts), all_ys, c)
+    wide = attach_wide(deep, idf, lr, scale)
+    check = sentiment_scores(*sentiment_torch_logits(wide, dxs, dev_texts), dys, dqs, n_dev_reviews)
+    return wide, {"C": c, "scale": scale, "dev": grid[f"C={c} scale={scale}"], "grid": grid,
+                  "deep_only_dev": sentiment_scores(s_dev, q_dev, dys, dqs, n_dev_reviews),
+                  "refit_on_train_dev_not_blind": check}
+
+
+@torch.no_grad()
+def sentiment_torch_logits(model: SentimentModel, xs: Sequence[Sequence[int]], texts: Sequence[str]
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Full-model (deep + wide) logits through the torch graph with serving's n-gram inputs."""
+    s_out, q_out = [], []
+    for j in range(0, len(xs), 128):
+        ids = pad(xs[j:j + 128], 0)
+        g_ids, g_tf = ngram_inputs([clean_text(t) for t in texts[j:j + 128]])
+        s, q = model(ids, (ids != 0).long(), torch.from_numpy(g_ids), torch.from_numpy(g_tf))
+        s_out.append(s.numpy())
+        q_out.append(q.numpy())
+    return np.concatenate(s_out), np.concatenate(q_out)
+
+
+def train_sentiment(hp: HParams, wide_only: bool = False) -> dict[str, Any]:
+    """Stage 1 trains the deep model (``wide_only``: reuse the deep checkpoint), stage 2 the wide branch."""
     tok = load_or_build_tokenizer()
     reviews = [(e.text, e.label) for e in sentiment_split("train_only")]
     dev_reviews = [(e.text, e.label) for e in sentiment_split("dev")]
-    xs, ys, qs = sentiment_data(tok, reviews, Generator(GEN_SEEDS["sentiment"]).make(N_GENERATED))
-    dxs, dys, dqs = sentiment_data(tok, dev_reviews, Generator(GEN_SEEDS["sentiment_dev"]).make(1000))
+    comments, dev_comments = Generator(GEN_SEEDS["sentiment"]).make(N_GENERATED), Generator(GEN_SEEDS["sentiment_dev"]).make(1000)
+    xs, ys, qs = sentiment_data(tok, reviews, comments)
+    dxs, dys, dqs = sentiment_data(tok, dev_reviews, dev_comments)
+    deep_path = CHECKPOINTS / "sentiment_deep.pt"
+    if wide_only:
+        meta = json.loads((CHECKPOINTS / "sentiment.json").read_text())
+        cfg = BertConfig(**{**meta["bert"], "ngram_buckets": 0})
+        model = SentimentModel(cfg)
+        model.load_state_dict(torch.load(deep_path, map_location="cpu", weights_only=True))
+        best: dict[str, Any] = {"deep": "reused " + str(deep_path.name)}
+    else:
+        model, best = train_deep_sentiment(hp, tok, xs, ys, qs, dxs, dys, dqs, len(dev_reviews), deep_path)
+    train_all = [(e.text, e.label) for e in sentiment_split("train")]
+    dev_texts = [t for t, _ in dev_reviews] + [c.text for c in dev_comments]
+    wide, info = train_wide(model, reviews, train_all, comments, dev_texts, dxs, dys, dqs, len(dev_reviews))
+    save_checkpoint("sentiment", wide, hp)
+    return {**best, "wide": info}
+
+
+def train_deep_sentiment(hp: HParams, tok: Tokenizer, xs: Sequence[Sequence[int]], ys: Sequence[int],
+                         qs: Sequence[int], dxs: Sequence[Sequence[int]], dys: Sequence[int], dqs: Sequence[int],
+                         n_dev_reviews: int, path: Path) -> tuple[SentimentModel, dict[str, Any]]:
+    """The deep branch, epoch kept by DEV (served review accuracy + generated accuracy), saved at ``path``."""
     cfg = bert_config(tok.get_vocab_size(), hp.hidden, hp.layers, hp.heads, MAX_LEN, len(SENTIMENT_LABELS))
     model = SentimentModel(cfg)
     rng = random.Random(SEED)
@@ -197,7 +426,7 @@ def train_sentiment(hp: HParams) -> dict[str, float]:
     total = hp.epochs * len(batches(lengths, hp.batch, random.Random(0)))
     opt, sched = _optimizer(model, hp, total)
     ce = nn.CrossEntropyLoss(ignore_index=-100)
-    best: dict[str, float] = {}
+    best: dict[str, Any] = {}
     bar = tqdm(total=total, desc="sentiment", unit="step")
     for epoch in range(hp.epochs):
         model.train()
@@ -215,21 +444,31 @@ def train_sentiment(hp: HParams) -> dict[str, float]:
             opt.zero_grad()
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        scores = sentiment_dev_scores(model, dxs, dys, dqs, len(dev_reviews))
+        scores = sentiment_dev_scores(model, dxs, dys, dqs, n_dev_reviews)
         score = scores["review_acc_served"] + scores["generated_acc"]
         tqdm.write(f"epoch {epoch + 1} dev {json.dumps(scores)}")
         if not best or score > best["_score"]:
             best = {**scores, "_score": score, "epoch": epoch + 1}
-            save_checkpoint("sentiment", model, hp)
+            CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), path)
     bar.close()
-    return best
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval(), best
 
 
-def train_ner(hp: HParams) -> dict[str, float]:
+def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0) -> dict[str, float]:
     tok = load_or_build_tokenizer()
-    xs, ys = ner_windows(tok, ner_items(ner_split("train_only"), Generator(GEN_SEEDS["ner"]).make(N_GENERATED)))
-    dxs, dys = ner_windows(tok, ner_items(ner_split("dev"), Generator(GEN_SEEDS["ner_dev"]).make(1000)))
-    cfg = bert_config(tok.get_vocab_size(), hp.hidden, hp.layers, hp.heads, MAX_LEN, len(NER_LABELS))
+    table = load_or_build_bigrams(tok)
+    vocab = tok.get_vocab_size()
+    train, dev = ner_split("train_only"), ner_split("dev")
+    gen, gen_dev = Generator(GEN_SEEDS["ner"]).make(N_GENERATED), Generator(GEN_SEEDS["ner_dev"]).make(1000)
+    if limit:  # prototyping on a subset (never for the shipped model)
+        train, gen = train[:limit], gen[:limit * 12 // 15]
+    xs, ys, lx = ner_windows(tok, ner_items(train, gen), ner_lexicons(train, len(gen)))
+    dev_lex = Lexicon(lexicon_entries(train))
+    dxs, dys, dlx = ner_windows(tok, ner_items(dev, gen_dev), [dev_lex] * (len(dev) + len(gen_dev)))
+    cfg = bert_config(vocab, hp.hidden, hp.layers, hp.heads, MAX_LEN, len(NER_LABELS),
+                      bigram_vocab=len(table), lexicon_dim=LEX_DIM)
     model = NerModel(cfg)
     rng = random.Random(SEED)
     lengths = [len(x) for x in xs]
@@ -241,8 +480,7 @@ def train_ner(hp: HParams) -> dict[str, float]:
     for epoch in range(hp.epochs):
         model.train()
         for b in batches(lengths, hp.batch, rng):
-            ids = pad([xs[i] for i in b], 0)
-            logits = model(ids, (ids != 0).long())
+            logits = model(*ner_batch([xs[i] for i in b], [lx[i] for i in b], table, vocab))
             loss = ce(logits.reshape(-1, logits.shape[-1]), pad([ys[i] for i in b], -100).reshape(-1))
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -251,31 +489,47 @@ def train_ner(hp: HParams) -> dict[str, float]:
             opt.zero_grad()
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        f1 = ner_dev_f1(model, dxs, dys)
-        tqdm.write(f"epoch {epoch + 1} dev entity F1 (windows, DEV paragraphs + generated) {f1:.4f}")
-        if not best or f1 > best["dev_f1"]:
-            best = {"dev_f1": f1, "epoch": epoch + 1}
+        f1 = ner_dev_f1(model, dxs, dys, dlx, table, vocab)
+        tqdm.write(f"epoch {epoch + 1} dev entity F1 (windows, DEV paragraphs / generated) {json.dumps(f1)}")
+        if not best or f1["all"] > best["dev_f1"]:
+            best = {"dev_f1": f1["all"], **{f"dev_f1_{k}": v for k, v in f1.items()}, "epoch": epoch + 1}
             save_checkpoint("ner", model, hp)
+        if stop_after and epoch + 1 >= stop_after:
+            break
     bar.close()
     return best
 
 
 @torch.no_grad()
-def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequence[int]]) -> float:
+def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequence[int]], lx: Sequence[np.ndarray],
+               table: np.ndarray, vocab: int) -> dict[str, float]:
+    """Entity F1 with BIO-constrained Viterbi decoding (as served): all, PER/LOC/ORG, commerce types."""
     model.eval()
-    tp = fp = fn = 0
-    for j in range(0, len(xs), 64):
-        ids = pad(xs[j:j + 64], 0)
-        pred = model(ids, (ids != 0).long()).argmax(-1).numpy()
-        for k, y in enumerate(ys[j:j + 64]):
-            keep = [i for i, v in enumerate(y) if v >= 0]
-            gold = set(bio_to_spans([NER_LABELS[y[i]] for i in keep]))
-            got = set(bio_to_spans([NER_LABELS[pred[k, i]] for i in keep]))
-            tp += len(gold & got)
-            fp += len(got - gold)
-            fn += len(gold - got)
+    counts: dict[str, list[int]] = {k: [0, 0, 0] for k in ("all", "PER", "LOC", "ORG", "commerce")}
+    order = sorted(range(len(xs)), key=lambda i: len(xs[i]))
+    for j in range(0, len(order), 64):
+        b = order[j:j + 64]
+        logits = model(*ner_batch([xs[i] for i in b], [lx[i] for i in b], table, vocab)).numpy()
+        mask = np.zeros(logits.shape[:2], dtype=bool)
+        for k, i in enumerate(b):
+            mask[k, :len(ys[i])] = np.array(ys[i]) >= 0
+        pred = viterbi_bio(logits, NER_LABELS, mask)
+        for k, i in enumerate(b):
+            keep = [t for t, v in enumerate(ys[i]) if v >= 0]
+            gold = set(bio_to_spans([NER_LABELS[ys[i][t]] for t in keep]))
+            got = set(bio_to_spans([NER_LABELS[pred[k, t]] for t in keep]))
+            for key in counts:
+                def sel(spans: set[tuple[int, int, str]], key: str = key) -> set[tuple[int, int, str]]:
+                    if key == "all":
+                        return spans
+                    if key == "commerce":
+                        return {x for x in spans if x[2] not in LEX_TYPES}
+                    return {x for x in spans if x[2] == key}
+                g, p = sel(gold), sel(got)
+                c = counts[key]
+                c[0], c[1], c[2] = c[0] + len(g & p), c[1] + len(p - g), c[2] + len(g - p)
     model.train()
-    return 2 * tp / max(1, 2 * tp + fp + fn)
+    return {k: round(2 * tp / max(1, 2 * tp + fp + fn), 4) for k, (tp, fp, fn) in counts.items()}
 
 
 def special_ids(tok: Tokenizer) -> tuple[int, int, int]:
@@ -299,6 +553,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("task", choices=["tokenizer", "sentiment", "ner"])
     ap.add_argument("--epochs", type=int, default=0, help="override the default epochs of the task")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    ap.add_argument("--limit", type=int, default=0, help="prototype on the first N paragraphs (NER only)")
+    ap.add_argument("--stop-after-epoch", type=int, default=0,
+                    help="NER: stop after this many epochs of the --epochs schedule (CPU budget)")
+    ap.add_argument("--wide-only", action="store_true",
+                    help="sentiment: keep checkpoints/sentiment_deep.pt and refit only the wide branch")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     seed_all(SEED)
@@ -309,7 +568,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     hp = HPARAMS[args.task]
     if args.epochs:
         hp = HParams(**{**hp.__dict__, "epochs": args.epochs})
-    best = train_sentiment(hp) if args.task == "sentiment" else train_ner(hp)
+    if args.task == "ner":
+        write_lexicon()
+    best = train_sentiment(hp, args.wide_only) if args.task == "sentiment" else train_ner(hp, args.limit, args.stop_after_epoch)
     print(json.dumps({"task": args.task, "best_dev": best, "minutes": round((time.time() - t0) / 60, 1)}))
 
 
