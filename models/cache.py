@@ -34,11 +34,6 @@ class CachedModel:
         self.misses = 0
         self._memo: OrderedDict[str, Any] = OrderedDict()
 
-    def __getattr__(self, name: str) -> Any:  # providers, variant, tokenizer ... of the wrapped model
-        if name == "model":
-            raise AttributeError(name)
-        return getattr(self.model, name)
-
     def __len__(self) -> int:
         return len(self._memo)
 

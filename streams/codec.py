@@ -44,7 +44,7 @@ def decode_item(room: RoomState, row: int, h: dict[bytes, bytes] | dict[str, byt
     if "ctx" in g and len(g["ctx"]) == room.ctx.shape[1] * 4:
         room.set_ctx(row, np.frombuffer(g["ctx"], dtype="<f4").copy(), int(g.get("ctx_t", b"0")))
     room.on_stage[row] = g.get("on_stage", b"0") == b"1"
-    room.loaded_row(row)
+    room.invalidate()
 
 
 def encode_viewer(v: ViewerState) -> Hash:

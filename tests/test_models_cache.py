@@ -69,4 +69,3 @@ def test_real_model_gives_the_same_analyses_cached_or_not() -> None:
         assert a.sentiment == b.sentiment and a.entities == b.entities and a.is_question == b.is_question
         assert abs(a.sentiment_score - b.sentiment_score) < 1e-5
     assert second == list(reversed(first))
-    assert cached.providers == model.providers

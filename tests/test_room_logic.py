@@ -148,8 +148,13 @@ def test_touched_rows_shortcut_equals_the_dense_computation() -> None:
         item = f"it-{rng.randrange(300)}"  # 300 of 2,000 items engaged, as in a real show
         ev = Click(f"e{j}", T0 + j * 37, ROOM, f"v{rng.randrange(40)}", item)
         apply(room, ev, p)
+        if j % 50 == 0:  # reads between writes: every write path must keep the row caches current
+            room.similarity(vectors.unit(room.viewers[ev.viewer_id].interest), ev.ts, p.half_life_ms)
+            room.signals(ev.ts, p.half_life_ms)
     assert 0 < len(room.counted_rows()) < 300 and 0 < len(room.ctx_rows()) < 300
     reloaded = RoomState(cat)
+    reloaded.similarity(vectors.unit(next(iter(room.viewers.values())).interest), T0, p.half_life_ms)
+    reloaded.counter_at("clicks", T0, p.half_life_ms)  # read before the load: loading must refresh the row caches
     for row in rng.sample(range(2_000), 400) + list(room.counted_rows()):
         codec.decode_item(reloaded, row, codec.encode_item(room, row))
     for r in (room, reloaded):

@@ -126,9 +126,8 @@ class RoomState:
         # Rows any counter / the context has ever touched: per-event-time work (decay, context weights)
         # runs on these only; an untouched row's decayed counters are 0 and its dynamic vector is its
         # static one, so the result is the same as over all rows (a 10,000-item room where viewers
-        # engage a few hundred items no longer pays for 10,000 exp2 per event).
-        self._counted = np.zeros(n, bool)
-        self._with_ctx = np.zeros(n, bool)
+        # engage a few hundred items no longer pays for 10,000 exp2 per event). Derived, so
+        # ``invalidate`` drops them too and the next read recomputes them.
         self._counted_rows: NDArray[np.intp] | None = None
         self._ctx_rows: NDArray[np.intp] | None = None
         self.category_rows: list[NDArray[np.intp]] = [np.flatnonzero(self.category == c) for c in range(len(self.categories))]
@@ -146,10 +145,16 @@ class RoomState:
         self._decayed = None
         self._signals = None
         self._ctx_weights = None
+        self._counted_rows = None
+        self._ctx_rows = None
 
     # -- reads
 
     def counter_at(self, name: str, ts: int, half_life_ms: float) -> NDArray[np.float64]:
+        return self._decayed_at(ts, half_life_ms)[:, C[name]]
+
+    def _decayed_at(self, ts: int, half_life_ms: float) -> NDArray[np.float64]:
+        """Every counter decayed to ``ts`` (n, len(COUNTERS)), cached per ts, read-only."""
         key = (ts, half_life_ms)
         if self._decayed is None or self._decayed[0] != key:
             rows = self.counted_rows()
@@ -157,7 +162,7 @@ class RoomState:
             decayed[rows] = decay.at_array(self.values[rows], self.t_refs[rows], ts, half_life_ms)
             decayed.flags.writeable = False  # shared by every caller at this ts
             self._decayed = (key, decayed)
-        return self._decayed[1][:, C[name]]
+        return self._decayed[1]
 
     def signals(self, ts: int, half_life_ms: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(trend, net sentiment) of every item at ``ts``, computed on counted rows (0 elsewhere), cached per ts.
@@ -166,9 +171,7 @@ class RoomState:
         """
         key = (ts, half_life_ms)
         if self._signals is None or self._signals[0] != key:
-            self.counter_at("clicks", ts, half_life_ms)
-            assert self._decayed is not None
-            d, rows, n = self._decayed[1], self.counted_rows(), len(self.item_ids)
+            d, rows, n = self._decayed_at(ts, half_life_ms), self.counted_rows(), len(self.item_ids)
             sig = np.log1p(d[rows, C["clicks"]] + d[rows, C["purchases"]] + d[rows, C["mentions"]])
             top = float(sig.max()) if len(rows) else 0.0
             if len(rows) < n:
@@ -217,22 +220,14 @@ class RoomState:
     def counted_rows(self) -> NDArray[np.intp]:
         """Rows whose counters were ever written (the others are all zero)."""
         if self._counted_rows is None:
-            self._counted_rows = np.flatnonzero(self._counted)
+            self._counted_rows = np.flatnonzero(self.values.any(axis=1) | self.t_refs.any(axis=1))
         return self._counted_rows
 
     def ctx_rows(self) -> NDArray[np.intp]:
         """Rows with a non-zero context vector."""
         if self._ctx_rows is None:
-            self._ctx_rows = np.flatnonzero(self._with_ctx)
+            self._ctx_rows = np.flatnonzero(self.ctx_norm > 0)
         return self._ctx_rows
-
-    def loaded_row(self, row: int) -> None:
-        """The store wrote ``values``/``t_refs`` of ``row`` directly: note whether it holds counters."""
-        counted = bool(self.values[row].any() or self.t_refs[row].any())
-        if counted != self._counted[row]:
-            self._counted[row] = counted
-            self._counted_rows = None
-        self.invalidate()
 
     def dynamic_vectors(self, ts: int, half_life_ms: float) -> NDArray[np.float32]:
         """The dynamic representation of every item (n, DIM), as :meth:`similarity` scores it."""
@@ -247,10 +242,9 @@ class RoomState:
         self.ctx[row], self.ctx_t[row] = vec, t
         self._ctx_weights = None
         norm = float(np.linalg.norm(vec))
-        self.ctx_norm[row] = norm
-        if (norm > 0) != self._with_ctx[row]:
-            self._with_ctx[row] = norm > 0
+        if (norm > 0) != (self.ctx_norm[row] > 0):
             self._ctx_rows = None
+        self.ctx_norm[row] = norm
         self.ctx_static[row] = float(self.static[row] @ vec) / norm if norm > 0 else 0.0
 
     # -- writes (used by apply and by the store when it loads persisted rows)
@@ -258,9 +252,8 @@ class RoomState:
     def bump(self, row: int, name: str, weight: float, ts: int, half_life_ms: float) -> None:
         j = C[name]
         self._decayed = self._signals = None
-        if not self._counted[row]:
-            self._counted[row] = True
-            self._counted_rows = None
+        if not (self.values[row].any() or self.t_refs[row].any()):
+            self._counted_rows = None  # a first write to this row
         self.values[row, j], self.t_refs[row, j] = decay.add(
             float(self.values[row, j]), int(self.t_refs[row, j]), weight, ts, half_life_ms
         )
