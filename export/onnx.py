@@ -4,8 +4,8 @@ One spec per model (opset, input/output names, dynamic axes ``batch_size`` / ``s
 parity tolerance), one export function, then optional INT8 dynamic quantisation (weights int8,
 activations quantised at run time; onnxruntime.quantization). Writes into ``models/artifacts/``:
 ``sentiment.onnx``, ``ner.onnx``, their ``.int8.onnx`` twins and ``manifest.json`` (read by
-``models.serving``). Serving runs ``CPU_VARIANT`` (INT8) on CPU, fixed up front for speed; its
-accuracy cost against FP32 is measured by ``export.parity`` / ``models.evaluate`` and reported.
+``models.serving``). Serving runs ``CPU_VARIANT`` on CPU (per model: whichever graph was faster), fixed
+up front; the INT8 accuracy cost against FP32 is measured by ``export.parity`` / ``models.evaluate``.
 """
 
 from __future__ import annotations
@@ -17,16 +17,21 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import BertConfig
 
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel
+from models.serving import CTX_BUCKETS, CTX_TEMPLATES
 from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
 VERSION = "livecart-comments-2"
-CPU_VARIANT = "int8"
+# Graph served on CPU per model, by the b64 live-comment timing (2 threads, 2026-12-02, comments/s):
+# sentiment FP32 2,061 vs INT8 (MatMul only) 2,784; NER FP32 16,963 vs INT8 8,084 (its GEMMs are too
+# small for int8 to pay for quantising the activations at run time).
+CPU_VARIANT = {"sentiment": "int8", "ner": "fp32"}
 INPUTS = ("input_ids", "attention_mask")
 AXES = {0: "batch_size", 1: "sequence_length"}
 
@@ -55,7 +60,7 @@ def load_checkpoint(task: str, root: Path = CHECKPOINTS) -> SentimentModel | Ner
     return model.eval()
 
 
-INPUT_AXES = {"input_ids": AXES, "attention_mask": AXES, "bigram_ids": AXES, "lexicon": AXES,
+INPUT_AXES = {"input_ids": AXES, "attention_mask": AXES, "bigram_ids": AXES, "lexicon": AXES, "ctx_ids": AXES,
               "ngram_ids": {0: "batch_size", 1: "ngram_count"}, "ngram_tf": {0: "batch_size", 1: "ngram_count"}}
 
 
@@ -73,6 +78,8 @@ def dummy_inputs(model: SentimentModel | NerModel, batch: int = 2, seq: int = 16
             out.append(torch.randint(0, int(model.config.bigram_vocab) + 1, (batch, seq), generator=g))
         elif name == "lexicon":
             out.append((torch.rand(batch, seq, int(model.config.lexicon_dim), generator=g) > 0.8).float())
+        elif name == "ctx_ids":
+            out.append(torch.randint(0, int(model.config.ctx_buckets), (batch, seq, len(CTX_TEMPLATES)), generator=g))
         elif name == "ngram_ids":
             out.append(torch.randint(1, int(model.config.ngram_buckets), (batch, 3 * seq), generator=g))
         elif name == "ngram_tf":
@@ -94,30 +101,37 @@ def export_model(model: SentimentModel | NerModel, spec: ExportSpec, path: Path)
 
 
 def quantize_int8(src: Path, dst: Path) -> Path:
-    """INT8 dynamic quantisation of MatMul/Gemm weights (per-tensor, signed), after onnxruntime's
-    recommended pre-processing (graph optimisation + shape inference)."""
-    import onnx
+    """INT8 dynamic quantisation of MatMul weights (per-tensor, signed), after onnxruntime's
+    recommended pre-processing (graph optimisation + shape inference). Gathers (token / bigram
+    embeddings, the wide tables) stay FP32: a quantised Gather dequantises its whole table on every
+    run, which made INT8 slower than FP32, and per-tensor int8 zeroes the wide tables' small weights."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(src), str(pre), auto_merge=True)
-        graph = onnx.load(str(pre)).graph
-        # the wide branch's idf / weight tables stay FP32: per-tensor int8 would zero its many small weights
-        keep = [n.name for n in graph.node if n.op_type == "Gather" and n.input and n.input[0].startswith("wide.")]
-        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, nodes_to_exclude=keep)
+        quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
     return dst
 
 
-def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]]) -> Path:
+def crf_entry(model: NerModel) -> dict[str, list[Any]]:
+    """The NER model's CRF start / transition scores for the manifest (serving decodes with them)."""
+    if model.crf is None:
+        return {}
+    return {"start": [float(x) for x in model.crf.start.detach()],
+            "transitions": [[float(x) for x in row] for row in model.crf.trans.detach()]}
+
+
+def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]], ner_crf: dict[str, list[Any]]) -> Path:
     files = {t: {"fp32": f"{t}.onnx", **({"int8": f"{t}.int8.onnx"} if int8 else {})} for t in SPECS}
     features = {k: v for k, v in (("bigrams", BIGRAMS.name), ("lexicon", LEXICON.name)) if (out / v).exists()}
     manifest = {
         "version": VERSION, "max_len": MAX_LEN, "tokenizer": "tokenizer.json",
         "sentiment_labels": list(SENTIMENT_LABELS), "ner_labels": list(NER_LABELS),
-        "files": files, "cpu_variant": CPU_VARIANT if int8 else "fp32", "features": features,
+        "files": files, "cpu_variant": CPU_VARIANT if int8 else {t: "fp32" for t in SPECS}, "features": features,
         "inputs": inputs, "outputs": {t: list(s.outputs) for t, s in SPECS.items()},
+        **({"ner_crf": ner_crf} if ner_crf else {}),
     }
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1) + "\n")
@@ -136,15 +150,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             if f.exists():
                 shutil.copy(f, out / f.name)
     inputs: dict[str, list[str]] = {}
+    ner_crf: dict[str, list[Any]] = {}
     for task, spec in SPECS.items():
         model = load_checkpoint(task)
         inputs[task] = list(model.input_names())
+        if isinstance(model, NerModel):
+            ner_crf = crf_entry(model)
+            buckets = int(getattr(model.config, "ctx_buckets", 0))
+            if buckets and buckets != CTX_BUCKETS:
+                raise SystemExit(f"ner checkpoint has ctx_buckets={buckets}; serving hashes into {CTX_BUCKETS}")
         path = export_model(model, spec, out / f"{task}.onnx")
         print(f"{path} {path.stat().st_size / 2**20:.1f} MiB")
         if not args.no_int8:
             q = quantize_int8(path, out / f"{task}.int8.onnx")
             print(f"{q} {q.stat().st_size / 2**20:.1f} MiB")
-    print(write_manifest(out, not args.no_int8, inputs))
+    print(write_manifest(out, not args.no_int8, inputs, ner_crf))
 
 
 if __name__ == "__main__":

@@ -22,14 +22,17 @@ NER_LABELS: tuple[str, ...] = ("O", *(f"{p}-{t}" for t in ENTITY_TYPES for p in 
 
 
 def bert_config(vocab_size: int, hidden: int, layers: int, heads: int, max_len: int, num_labels: int = 2,
-                *, bigram_vocab: int = 0, lexicon_dim: int = 0, ngram_buckets: int = 0) -> BertConfig:
-    """``bigram_vocab`` / ``lexicon_dim`` / ``ngram_buckets`` > 0 switch on the extra inputs
-    (see ``ExtraEmbeddings`` and ``WideNgrams``); 0 keeps a plain ids + mask model."""
+                *, bigram_vocab: int = 0, lexicon_dim: int = 0, ngram_buckets: int = 0, ctx_buckets: int = 0,
+                crf: bool = False) -> BertConfig:
+    """``bigram_vocab`` / ``lexicon_dim`` / ``ngram_buckets`` / ``ctx_buckets`` > 0 switch on the extra
+    inputs (see ``ExtraEmbeddings``, ``WideNgrams`` and ``WideTagger``); 0 keeps a plain ids + mask model.
+    ``crf``: the NER model trains a linear-chain CRF over its tag logits (``CrfTransitions``)."""
     return BertConfig(
         vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
         intermediate_size=4 * hidden, max_position_embeddings=max_len, type_vocab_size=1,
         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, num_labels=num_labels,  # type: ignore[call-arg]
-        bigram_vocab=bigram_vocab, lexicon_dim=lexicon_dim, ngram_buckets=ngram_buckets,
+        bigram_vocab=bigram_vocab, lexicon_dim=lexicon_dim, ngram_buckets=ngram_buckets, ctx_buckets=ctx_buckets,
+        crf=crf,
     )
 
 
@@ -99,6 +102,56 @@ class WideNgrams(nn.Module):
         return self.scale * ((x.unsqueeze(-1) * self.weight(ngram_ids)).sum(1) + self.bias)
 
 
+class WideTagger(nn.Module):
+    """The wide branch of the NER model: a linear tagger over hashed token-context features (the
+    character CRF's window templates, built by ``serving.context_ids``): per position, the sum of one
+    learnt row of tag scores per feature, added to the deep tag logits. Trained jointly with them."""
+
+    def __init__(self, buckets: int, n_tags: int) -> None:
+        super().__init__()
+        self.weight = nn.Embedding(buckets, n_tags, padding_idx=0)
+        nn.init.zeros_(self.weight.weight)
+
+    def forward(self, ctx_ids: torch.Tensor) -> torch.Tensor:
+        """``ctx_ids`` [batch, seq, features] -> [batch, seq, tags]."""
+        out: torch.Tensor = self.weight(ctx_ids).sum(2)
+        return out
+
+
+class CrfTransitions(nn.Module):
+    """Linear-chain CRF scores over tags: ``start`` [tags] and ``trans`` [prev, cur], trained with the
+    sequence log-likelihood (``nll``). Serving decodes with them (``serving.viterbi_bio``); they are
+    written into the model folder's manifest by ``export.onnx``, not into the ONNX graph."""
+
+    def __init__(self, n_tags: int) -> None:
+        super().__init__()
+        self.start = nn.Parameter(torch.zeros(n_tags))
+        self.trans = nn.Parameter(torch.zeros(n_tags, n_tags))
+
+    def nll(self, emissions: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
+        """Mean over rows of -log p(tags | emissions); positions with tag -100 are skipped (the path
+        carries its state across them). ``emissions`` [batch, seq, tags], ``tags`` [batch, seq]."""
+        mask = tags >= 0
+        y = tags.clamp(min=0)
+        b = emissions.shape[0]
+        rows = torch.arange(b)
+        alpha = self.start.unsqueeze(0).expand(b, -1)
+        started = torch.zeros(b, dtype=torch.bool)
+        gold = torch.zeros(b, dtype=emissions.dtype)
+        prev = torch.zeros(b, dtype=torch.long)
+        for i in range(emissions.shape[1]):
+            m, e, yi = mask[:, i], emissions[:, i], y[:, i]
+            stepped = torch.logsumexp(alpha.unsqueeze(2) + self.trans.unsqueeze(0), 1) + e
+            new = torch.where(started.unsqueeze(1), stepped, alpha + e)
+            alpha = torch.where(m.unsqueeze(1), new, alpha)
+            g = e[rows, yi] + torch.where(started, self.trans[prev, yi], self.start[yi])
+            gold = gold + torch.where(m, g, torch.zeros_like(g))
+            prev = torch.where(m, yi, prev)
+            started = started | m
+        log_z = torch.logsumexp(alpha, 1)
+        return torch.where(started, log_z - gold, torch.zeros_like(gold)).mean()
+
+
 class SentimentModel(nn.Module):
     """LocalConv + BERT encoder + mean pooling + sentiment head (3) + question head (2);
     with ``config.ngram_buckets`` > 0 a wide n-gram branch is added to the sentiment logits."""
@@ -139,8 +192,8 @@ class SentimentModel(nn.Module):
 
 
 class NerModel(nn.Module):
-    """ExtraEmbeddings + LocalConv + ``BertForTokenClassification``, returning only the logits tensor
-    (a clean ONNX signature)."""
+    """ExtraEmbeddings + LocalConv + ``BertForTokenClassification`` (+ ``WideTagger`` when
+    ``config.ctx_buckets`` > 0), returning only the logits tensor (a clean ONNX signature)."""
 
     config: BertConfig
 
@@ -150,12 +203,18 @@ class NerModel(nn.Module):
         self.inner = BertForTokenClassification(config)
         self.local = LocalConv(config.hidden_size)
         self.embed = ExtraEmbeddings(config)
+        buckets = int(getattr(config, "ctx_buckets", 0))
+        n_tags = int(config.num_labels or 0)
+        self.wide = WideTagger(buckets, n_tags) if buckets else None
+        self.crf = CrfTransitions(n_tags) if getattr(config, "crf", False) else None
 
     def input_names(self) -> tuple[str, ...]:
-        return ("input_ids", "attention_mask", *self.embed.input_names())
+        return ("input_ids", "attention_mask", *self.embed.input_names(), *(("ctx_ids",) if self.wide is not None else ()))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *extra_inputs: torch.Tensor) -> torch.Tensor:
         extra = dict(zip(self.input_names()[2:], extra_inputs, strict=True))
         emb = self.local(self.embed(self.inner.bert.embeddings.word_embeddings(input_ids), extra), attention_mask)
         out: torch.Tensor = self.inner(inputs_embeds=emb, attention_mask=attention_mask).logits
+        if self.wide is not None:
+            out = out + self.wide(extra["ctx_ids"])
         return out

@@ -39,6 +39,9 @@ LEX_TYPES: tuple[str, ...] = ("PER", "LOC", "ORG")  # People's Daily types in th
 LEX_DIM = 4 * len(LEX_TYPES)  # B / M / E / S match flags per type
 NGRAM_BUCKETS = 2**19  # hashed character 1-3-grams of the wide sentiment branch; id 0 is padding
 NGRAM_ORDERS = (1, 2, 3)
+CTX_BUCKETS = 2**18  # hashed token-context features of the wide NER branch; id 0 is padding
+# the character CRF anchor's window templates, as token offsets: unigrams -2..+2, bigrams, trigram
+CTX_TEMPLATES: tuple[tuple[int, ...], ...] = ((-2,), (-1,), (0,), (1,), (2,), (-1, 0), (0, 1), (-1, 0, 1))
 Window = tuple[list[int], list[tuple[int, int]], list[int]]  # ids, offsets, special-token mask (NER windows)
 
 
@@ -178,6 +181,25 @@ def bigram_ids(ids: np.ndarray, table: np.ndarray, vocab_size: int) -> np.ndarra
     return out
 
 
+def context_ids(ids: np.ndarray, buckets: int = CTX_BUCKETS) -> np.ndarray:
+    """[batch, seq, len(CTX_TEMPLATES)] int64 hashed feature ids (1..buckets-1) of each token's window of
+    token ids (``CTX_TEMPLATES``; beyond the row's ends the id is 0); 0 on padding positions.
+    A multiplicative hash of (template, ids), identical in training and serving."""
+    b, s = ids.shape
+    u = np.zeros((b, s + 4), dtype=np.uint64)
+    u[:, 2:s + 2] = ids
+    out = np.zeros((b, s, len(CTX_TEMPLATES)), dtype=np.int64)
+    with np.errstate(over="ignore"):
+        for f, offs in enumerate(CTX_TEMPLATES):
+            key = np.full((b, s), f + 1, dtype=np.uint64)
+            for o in offs:
+                key = key * np.uint64(1 << 16) + u[:, 2 + o:2 + o + s]
+            h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(24)
+            out[:, :, f] = 1 + (h % np.uint64(buckets - 1)).astype(np.int64)
+    out[ids == 0] = 0
+    return out
+
+
 def ngram_counts(text: str) -> Counter[int]:
     """Hashed character n-grams (``NGRAM_ORDERS``) of the NFKC-folded, lower-cased text: bucket -> count.
     Buckets are 1..NGRAM_BUCKETS-1 (crc32 of "n:gram"), stable across processes and platforms."""
@@ -232,16 +254,24 @@ class Features:
             feed["lexicon"] = lex
         if "ngram_ids" in names:
             feed["ngram_ids"], feed["ngram_tf"] = ngram_inputs(texts)
+        if "ctx_ids" in names:
+            feed["ctx_ids"] = context_ids(ids)
         return {k: feed[k] for k in names}
 
 
-def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray) -> np.ndarray:
+def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray,
+                crf: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Best tag path per row under BIO constraints (I-X only after B-X or I-X, never first):
     [batch, seq, tags] logits, [batch, seq] mask of the positions to decode -> [batch, seq] tag ids.
-    Scores are log-softmax per position; masked positions are skipped (they keep the previous state)."""
+    Without ``crf`` the scores are log-softmax per position; with ``crf`` = (start [tags], transitions
+    [prev, cur]) learnt by a CRF they are the raw logits plus those. Masked positions are skipped
+    (they keep the previous state)."""
     b, t, k = logits.shape
-    z = logits - logits.max(-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    if crf is None:
+        z = logits - logits.max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    else:
+        logp = logits.astype(np.float32)
     allowed = np.ones((k, k), dtype=bool)  # allowed[prev, cur]
     start_ok = np.ones(k, dtype=bool)
     for j, lab in enumerate(labels):
@@ -249,8 +279,9 @@ def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray) -> 
             start_ok[j] = False
             allowed[:, j] = [p in (f"B-{lab[2:]}", lab) for p in labels]
     neg = np.float32(-1e9)
-    trans = np.where(allowed, 0.0, neg).astype(np.float32)
-    score = np.where(start_ok, 0.0, neg).astype(np.float32)[None, :].repeat(b, 0)
+    start, learnt = (np.zeros(k, np.float32), np.zeros((k, k), np.float32)) if crf is None else crf
+    trans = np.where(allowed, learnt, neg).astype(np.float32)
+    score = np.where(start_ok, start, neg).astype(np.float32)[None, :].repeat(b, 0)
     started = np.zeros(b, dtype=bool)
     back = np.zeros((b, t, k), dtype=np.int64)
     for i in range(t):
@@ -280,6 +311,17 @@ def load_features(root: Path, manifest: Mapping[str, Any], vocab_size: int) -> F
     return Features(bigrams.astype(np.int64), vocab_size, lexicon)
 
 
+def graph_variant(manifest: Mapping[str, Any], task: str, variant: str, on_gpu: bool) -> str:
+    """"fp32" or "int8" for one graph: ``variant`` unless "auto"; on CUDA FP32; on CPU the manifest's
+    ``cpu_variant`` (one name for both graphs, or a mapping per graph; FP32 when absent)."""
+    if variant != "auto":
+        return variant
+    if on_gpu:
+        return "fp32"
+    cpu = manifest.get("cpu_variant", "fp32")
+    return str(cpu if isinstance(cpu, str) else cpu.get(task, "fp32"))
+
+
 class CommentModel:
     """Sentiment + question + entity model pair behind one ``predict``; safe to call from one thread."""
 
@@ -287,7 +329,7 @@ class CommentModel:
                  sentiment: ort.InferenceSession, ner: ort.InferenceSession, max_batch: int, variant: str,
                  features: Features) -> None:
         self.model_dir = model_dir
-        self.variant = variant  # "fp32" or "int8": which graphs run
+        self.variant = variant  # which graphs run, e.g. "sentiment=int8 ner=fp32"
         self.version: str = str(manifest["version"])
         self.sentiment_labels: list[str] = list(manifest["sentiment_labels"])
         self.ner_labels: list[str] = list(manifest["ner_labels"])
@@ -302,6 +344,9 @@ class CommentModel:
         self.sentiment_inputs = [i.name for i in sentiment.get_inputs()]
         self.ner_inputs = [i.name for i in ner.get_inputs()]
         self.providers: list[str] = sentiment.get_providers()
+        crf = manifest.get("ner_crf")  # CRF-trained NER: decode with its start / transition scores
+        self.ner_crf = (None if not crf else
+                        (np.asarray(crf["start"], dtype=np.float32), np.asarray(crf["transitions"], dtype=np.float32)))
 
     @classmethod
     def load(cls, model_dir: str | None = None, *, device: Device = "auto", threads: int = 0,
@@ -310,7 +355,7 @@ class CommentModel:
 
         ``threads``: intra-op threads per session (0 = onnxruntime's default, all cores).
         ``max_batch``: texts per padded bucket inside ``predict``.
-        ``variant``: "auto" runs the manifest's CPU variant (INT8) on CPU and FP32 on CUDA.
+        ``variant``: "auto" runs the manifest's CPU variant of each graph on CPU and FP32 on CUDA.
         Raises ModelLoadError when a file is missing or ``device="cuda"`` is unavailable.
         """
         root = Path(model_dir) if model_dir else ARTIFACTS
@@ -322,7 +367,8 @@ class CommentModel:
             raise ModelLoadError(f"cannot load model folder {root}: {exc}") from exc
         providers = choose_providers(device)
         on_gpu = providers[0] == "CUDAExecutionProvider"
-        kind = variant if variant != "auto" else ("fp32" if on_gpu else manifest.get("cpu_variant", "fp32"))
+        kinds = {t: graph_variant(manifest, t, variant, on_gpu) for t in ("sentiment", "ner")}
+        kind = " ".join(f"{t}={k}" for t, k in kinds.items())
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -330,7 +376,7 @@ class CommentModel:
         opts.log_severity_level = 3
         sessions = []
         for name in ("sentiment", "ner"):
-            path = root / manifest["files"][name][kind]
+            path = root / manifest["files"][name][kinds[name]]
             if not path.exists():
                 raise ModelLoadError(f"model file {path} missing (manifest {root / 'manifest.json'})")
             sessions.append(ort.InferenceSession(str(path), sess_options=opts, providers=providers))
@@ -372,13 +418,14 @@ class CommentModel:
 
     def decode_tags(self, tag_logits: np.ndarray, encs: Sequence[Encoding | Window]
                     ) -> np.ndarray:
-        """[batch, seq] tag ids: BIO-constrained Viterbi over the non-special tokens."""
+        """[batch, seq] tag ids: BIO-constrained Viterbi over the non-special tokens (with the model's CRF
+        scores when its manifest has them)."""
         mask = np.zeros(tag_logits.shape[:2], dtype=bool)
         for k, e in enumerate(encs):
             offsets, special = (e.offsets, e.special_tokens_mask) if isinstance(e, Encoding) else (e[1], e[2])
             for i, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)):
                 mask[k, i] = not sp and b > a
-        return viterbi_bio(tag_logits, self.ner_labels, mask)
+        return viterbi_bio(tag_logits, self.ner_labels, mask, self.ner_crf)
 
     def _entities(self, enc: Encoding, tag_ids: np.ndarray, text: str) -> tuple[Entity, ...]:
         idx = [i for i, sp in enumerate(enc.special_tokens_mask) if not sp]

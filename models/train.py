@@ -28,6 +28,7 @@ from models.data import NerExample, ner_split, sentiment_split
 from models.generate import Generator, LiveComment
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel, bert_config
 from models.serving import (
+    CTX_BUCKETS,
     LEX_DIM,
     LEX_TYPES,
     NGRAM_BUCKETS,
@@ -35,6 +36,7 @@ from models.serving import (
     bigram_ids,
     bio_to_spans,
     clean_text,
+    context_ids,
     ngram_counts,
     ngram_inputs,
     viterbi_bio,
@@ -68,8 +70,10 @@ class HParams:
 
 HPARAMS = {
     "sentiment": HParams(hidden=192, layers=4, heads=3, epochs=3, lr=8e-4, batch=32),
-    "ner": HParams(hidden=96, layers=1, heads=3, epochs=1, lr=1.5e-3, batch=32),
+    "ner": HParams(hidden=96, layers=1, heads=3, epochs=6, lr=1.5e-3, batch=32),
 }
+NER_WIDE_LR = 10.0  # DEV F1 after one epoch: 1x 0.900, 10x 0.928; 3 epochs: 10x 0.936, 30x 0.923
+NER_CRF = True  # CRF loss + CRF decoding: DEV F1 after 3 epochs 0.936 -> 0.947
 
 
 def seed_all(seed: int) -> None:
@@ -209,13 +213,13 @@ def ner_windows(tok: Tokenizer, items: Sequence[tuple[str, Sequence[tuple[int, i
 
 def ner_batch(xs: Sequence[Sequence[int]], lx: Sequence[np.ndarray], table: np.ndarray, vocab: int
               ) -> tuple[torch.Tensor, ...]:
-    """Padded (input_ids, attention_mask, bigram_ids, lexicon) tensors of a batch of NER windows."""
+    """Padded (input_ids, attention_mask, bigram_ids, lexicon, ctx_ids) tensors of a batch of NER windows."""
     ids = pad(xs, 0)
     lex = np.zeros((*ids.shape, LEX_DIM), dtype=np.float32)
     for k, f in enumerate(lx):
         lex[k, :len(f)] = f
     big = torch.from_numpy(bigram_ids(ids.numpy(), table, vocab))
-    return ids, (ids != 0).long(), big, torch.from_numpy(lex)
+    return ids, (ids != 0).long(), big, torch.from_numpy(lex), torch.from_numpy(context_ids(ids.numpy()))
 
 
 def ner_lexicons(train: Sequence[NerExample], n_generated: int) -> list[Lexicon | None]:
@@ -234,11 +238,17 @@ def ner_items(examples: Sequence[NerExample], comments: Sequence[LiveComment]
     return [(e.text, e.spans) for e in examples] + [(c.text, c.spans) for c in comments]
 
 
-def _optimizer(model: nn.Module, hp: HParams, total: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and "LayerNorm" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=hp.lr)
+def _optimizer(model: nn.Module, hp: HParams, total: int, wide_lr: float = 1.0
+               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with linear warm-up and decay; a wide branch (``wide.*``) trains at ``wide_lr`` x lr, no decay."""
+    params = [(n, p) for n, p in model.named_parameters() if not n.startswith("wide.")]
+    wide = [p for n, p in model.named_parameters() if n.startswith("wide.")]
+    decay = [p for n, p in params if p.ndim > 1 and "LayerNorm" not in n]
+    no_decay = [p for n, p in params if not (p.ndim > 1 and "LayerNorm" not in n)]
+    groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
+    if wide:
+        groups.append({"params": wide, "weight_decay": 0.0, "lr": hp.lr * wide_lr})
+    opt = torch.optim.AdamW(groups, lr=hp.lr)
     warm = max(1, int(0.05 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
@@ -456,7 +466,7 @@ def train_deep_sentiment(hp: HParams, tok: Tokenizer, xs: Sequence[Sequence[int]
     return model.eval(), best
 
 
-def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0) -> dict[str, float]:
+def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0, wide_lr: float = 1.0) -> dict[str, float]:
     tok = load_or_build_tokenizer()
     table = load_or_build_bigrams(tok)
     vocab = tok.get_vocab_size()
@@ -468,12 +478,12 @@ def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0) -> dict[str, flo
     dev_lex = Lexicon(lexicon_entries(train))
     dxs, dys, dlx = ner_windows(tok, ner_items(dev, gen_dev), [dev_lex] * (len(dev) + len(gen_dev)))
     cfg = bert_config(vocab, hp.hidden, hp.layers, hp.heads, MAX_LEN, len(NER_LABELS),
-                      bigram_vocab=len(table), lexicon_dim=LEX_DIM)
+                      bigram_vocab=len(table), lexicon_dim=LEX_DIM, ctx_buckets=CTX_BUCKETS, crf=NER_CRF)
     model = NerModel(cfg)
     rng = random.Random(SEED)
     lengths = [len(x) for x in xs]
     total = hp.epochs * len(batches(lengths, hp.batch, random.Random(0)))
-    opt, sched = _optimizer(model, hp, total)
+    opt, sched = _optimizer(model, hp, total, wide_lr)
     ce = nn.CrossEntropyLoss(ignore_index=-100)
     best: dict[str, float] = {}
     bar = tqdm(total=total, desc="ner", unit="step")
@@ -481,7 +491,10 @@ def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0) -> dict[str, flo
         model.train()
         for b in batches(lengths, hp.batch, rng):
             logits = model(*ner_batch([xs[i] for i in b], [lx[i] for i in b], table, vocab))
-            loss = ce(logits.reshape(-1, logits.shape[-1]), pad([ys[i] for i in b], -100).reshape(-1))
+            tags = pad([ys[i] for i in b], -100)
+            loss = ce(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1))
+            if model.crf is not None:
+                loss = loss + model.crf.nll(logits, tags) / max(1, int((tags >= 0).sum(1).float().mean()))
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -500,6 +513,13 @@ def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0) -> dict[str, flo
     return best
 
 
+def crf_tables(model: NerModel) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, transitions) of the model's CRF as float32 arrays, None without one."""
+    if model.crf is None:
+        return None
+    return model.crf.start.detach().numpy().astype(np.float32), model.crf.trans.detach().numpy().astype(np.float32)
+
+
 @torch.no_grad()
 def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequence[int]], lx: Sequence[np.ndarray],
                table: np.ndarray, vocab: int) -> dict[str, float]:
@@ -513,7 +533,7 @@ def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequen
         mask = np.zeros(logits.shape[:2], dtype=bool)
         for k, i in enumerate(b):
             mask[k, :len(ys[i])] = np.array(ys[i]) >= 0
-        pred = viterbi_bio(logits, NER_LABELS, mask)
+        pred = viterbi_bio(logits, NER_LABELS, mask, crf_tables(model))
         for k, i in enumerate(b):
             keep = [t for t, v in enumerate(ys[i]) if v >= 0]
             gold = set(bio_to_spans([NER_LABELS[ys[i][t]] for t in keep]))
@@ -552,10 +572,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("task", choices=["tokenizer", "sentiment", "ner"])
     ap.add_argument("--epochs", type=int, default=0, help="override the default epochs of the task")
+    ap.add_argument("--hidden", type=int, default=0, help="override the hidden size of the task (exploration)")
+    ap.add_argument("--layers", type=int, default=0, help="override the transformer layers of the task (exploration)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     ap.add_argument("--limit", type=int, default=0, help="prototype on the first N paragraphs (NER only)")
     ap.add_argument("--stop-after-epoch", type=int, default=0,
                     help="NER: stop after this many epochs of the --epochs schedule (CPU budget)")
+    ap.add_argument("--wide-lr", type=float, default=NER_WIDE_LR,
+                    help=f"NER: learning-rate multiplier of the wide tagger (default {NER_WIDE_LR}, picked on DEV)")
     ap.add_argument("--wide-only", action="store_true",
                     help="sentiment: keep checkpoints/sentiment_deep.pt and refit only the wide branch")
     args = ap.parse_args(argv)
@@ -566,11 +590,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"vocab {load_or_build_tokenizer().get_vocab_size()} -> {TOKENIZER}")
         return
     hp = HPARAMS[args.task]
-    if args.epochs:
-        hp = HParams(**{**hp.__dict__, "epochs": args.epochs})
+    over = {k: v for k, v in (("epochs", args.epochs), ("hidden", args.hidden), ("layers", args.layers)) if v}
+    hp = HParams(**{**hp.__dict__, **over})
     if args.task == "ner":
         write_lexicon()
-    best = train_sentiment(hp, args.wide_only) if args.task == "sentiment" else train_ner(hp, args.limit, args.stop_after_epoch)
+    best = train_sentiment(hp, args.wide_only) if args.task == "sentiment" else train_ner(hp, args.limit, args.stop_after_epoch, args.wide_lr)
     print(json.dumps({"task": args.task, "best_dev": best, "minutes": round((time.time() - t0) / 60, 1)}))
 
 

@@ -11,12 +11,13 @@ import torch
 from export.onnx import SPECS, export_model, quantize_int8
 from export.parity import Feed, compare, id_feeds, padded_batches
 from models.modeling import NER_LABELS, NerModel, SentimentModel, bert_config
-from models.serving import LEX_DIM, NGRAM_BUCKETS, Features, Lexicon
+from models.serving import CTX_BUCKETS, LEX_DIM, NGRAM_BUCKETS, Features, Lexicon
 
 
 def _tiny(task: str, extras: bool = False) -> SentimentModel | NerModel:
     torch.manual_seed(0)
-    kw = {"bigram_vocab": 30, "lexicon_dim": LEX_DIM * (task == "ner"), "ngram_buckets": NGRAM_BUCKETS * (task == "sentiment")}
+    kw = {"bigram_vocab": 30, "lexicon_dim": LEX_DIM * (task == "ner"), "ngram_buckets": NGRAM_BUCKETS * (task == "sentiment"),
+          "ctx_buckets": CTX_BUCKETS * (task == "ner"), "crf": task == "ner"}
     cfg = bert_config(vocab_size=50, hidden=16, layers=1, heads=2, max_len=32, num_labels=len(NER_LABELS),
                       **(kw if extras else {}))
     model = SentimentModel(cfg) if task == "sentiment" else NerModel(cfg)

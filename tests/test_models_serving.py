@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from models.linking import link
-from models.serving import ARTIFACTS, CommentModel, ModelLoadError
+from models.serving import ARTIFACTS, CommentModel, ModelLoadError, graph_variant
 from streams.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +118,23 @@ def test_fp32_and_int8_variants_agree_on_clear_cases() -> None:
     fp32 = CommentModel.load(device="cpu", variant="fp32").predict(texts)
     int8 = CommentModel.load(device="cpu", variant="int8").predict(texts)
     assert [a.sentiment for a in fp32] == [a.sentiment for a in int8]
+
+
+def test_graph_variant_per_graph_or_shared() -> None:
+    per = {"cpu_variant": {"sentiment": "int8", "ner": "fp32"}}
+    assert [graph_variant(per, t, "auto", False) for t in ("sentiment", "ner")] == ["int8", "fp32"]
+    assert graph_variant(per, "sentiment", "auto", True) == "fp32"  # CUDA runs FP32
+    assert graph_variant(per, "ner", "int8", False) == "int8"  # an explicit variant wins
+    assert graph_variant({"cpu_variant": "int8"}, "ner", "auto", False) == "int8"  # v2 manifests: one name
+    assert graph_variant({}, "ner", "auto", False) == "fp32"
+
+
+def test_shipped_ner_decodes_with_its_crf(model: CommentModel) -> None:
+    assert model.ner_crf is not None
+    start, trans = model.ner_crf
+    k = len(model.ner_labels)
+    assert start.shape == (k,) and trans.shape == (k, k) and float(abs(trans).sum()) > 0
+    assert model.variant == "sentiment=int8 ner=fp32"
 
 
 def test_missing_model_dir_raises(tmp_path: Path) -> None:
