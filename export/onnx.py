@@ -27,7 +27,7 @@ from models.serving import CTX_BUCKETS, CTX_TEMPLATES
 from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
-VERSION = "livecart-comments-2"
+VERSION = "livecart-comments-3"
 # Graph served on CPU per model, by the b64 live-comment timing (2 threads, 2026-12-02, comments/s):
 # sentiment FP32 2,061 vs INT8 (MatMul only) 2,784; NER FP32 16,963 vs INT8 8,084 (its GEMMs are too
 # small for int8 to pay for quantising the activations at run time).
