@@ -52,23 +52,20 @@ def _torch_predict(threads: int) -> Any:
         from export.onnx import load_checkpoint
     except ImportError:
         return None
-    from models.serving import CommentModel
+    from models.serving import CommentModel, clean_text
 
     torch.set_num_threads(threads)
-    tok = CommentModel.load(None, device="cpu", threads=1, variant="fp32").tokenizer
+    served = CommentModel.load(None, device="cpu", threads=1, variant="fp32")
     sent, ner = load_checkpoint("sentiment").eval(), load_checkpoint("ner").eval()
+    names = list(dict.fromkeys([*sent.input_names(), *ner.input_names()]))
 
     def predict(texts: Sequence[str]) -> None:
-        encs = tok.encode_batch(list(texts))
-        n = max(len(e.ids) for e in encs)
-        ids = torch.zeros((len(encs), n), dtype=torch.int64)
-        mask = torch.zeros((len(encs), n), dtype=torch.int64)
-        for k, e in enumerate(encs):
-            ids[k, :len(e.ids)] = torch.tensor(e.ids)
-            mask[k, :len(e.ids)] = 1
+        """Both torch models on the inputs serving builds (ids, mask and each graph's extra features)."""
+        clean = [clean_text(t) for t in texts]
+        feed = {k: torch.from_numpy(v) for k, v in served.features.feed(served.tokenizer.encode_batch(clean), clean, names).items()}
         with torch.inference_mode():
-            sent(ids, mask)
-            ner(ids, mask)
+            sent(*[feed[k] for k in sent.input_names()])
+            ner(*[feed[k] for k in ner.input_names()])
 
     return predict
 
