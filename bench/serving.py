@@ -49,25 +49,13 @@ def _torch_predict(threads: int) -> Any:
     try:
         import torch
 
-        from export.onnx import load_checkpoint
+        from export.onnx import torch_pipeline
     except ImportError:
         return None
-    from models.serving import CommentModel, clean_text
+    from models.serving import CommentModel
 
     torch.set_num_threads(threads)
-    served = CommentModel.load(None, device="cpu", threads=1, variant="fp32")
-    sent, ner = load_checkpoint("sentiment").eval(), load_checkpoint("ner").eval()
-    names = list(dict.fromkeys([*sent.input_names(), *ner.input_names()]))
-
-    def predict(texts: Sequence[str]) -> None:
-        """Both torch models on the inputs serving builds (ids, mask and each graph's extra features)."""
-        clean = [clean_text(t) for t in texts]
-        feed = {k: torch.from_numpy(v) for k, v in served.features.feed(served.tokenizer.encode_batch(clean), clean, names).items()}
-        with torch.inference_mode():
-            sent(*[feed[k] for k in sent.input_names()])
-            ner(*[feed[k] for k in ner.input_names()])
-
-    return predict
+    return torch_pipeline(CommentModel.load(None, device="cpu", threads=1, variant="fp32"))
 
 
 def run_serving(*, batches: Sequence[int] = (1, 8, 32, 64), budget_s: float = 2.0, threads: Sequence[int] = (1, 2),

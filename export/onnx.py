@@ -14,7 +14,7 @@ import argparse
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import torch
 from transformers import BertConfig
 
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel
-from models.serving import CTX_BUCKETS, CTX_TEMPLATES
+from models.serving import CTX_BUCKETS, CTX_TEMPLATES, CommentModel, clean_text
 from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
@@ -58,6 +58,22 @@ def load_checkpoint(task: str, root: Path = CHECKPOINTS) -> SentimentModel | Ner
     model: SentimentModel | NerModel = SentimentModel(cfg) if task == "sentiment" else NerModel(cfg)
     model.load_state_dict(torch.load(root / f"{task}.pt", map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def torch_pipeline(served: CommentModel) -> Callable[[Sequence[str]], None]:
+    """Both shipped checkpoints in PyTorch eager on the inputs ``served`` builds for its ONNX graphs
+    (tokenizer + ``serving.Features``): the reference side of the throughput comparisons."""
+    sent, ner = load_checkpoint("sentiment"), load_checkpoint("ner")
+    names = list(dict.fromkeys([*sent.input_names(), *ner.input_names()]))
+
+    def predict(texts: Sequence[str]) -> None:
+        clean = [clean_text(t) for t in texts]
+        feed = {k: torch.from_numpy(v) for k, v in served.features.feed(served.tokenizer.encode_batch(clean), clean, names).items()}
+        with torch.inference_mode():
+            sent(*[feed[k] for k in sent.input_names()])
+            ner(*[feed[k] for k in ner.input_names()])
+
+    return predict
 
 
 INPUT_AXES = {"input_ids": AXES, "attention_mask": AXES, "bigram_ids": AXES, "lexicon": AXES, "ctx_ids": AXES,
@@ -119,8 +135,8 @@ def crf_entry(model: NerModel) -> dict[str, list[Any]]:
     """The NER model's CRF start / transition scores for the manifest (serving decodes with them)."""
     if model.crf is None:
         return {}
-    return {"start": [float(x) for x in model.crf.start.detach()],
-            "transitions": [[float(x) for x in row] for row in model.crf.trans.detach()]}
+    start, trans = model.crf.tables()
+    return {"start": start.tolist(), "transitions": trans.tolist()}
 
 
 def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]], ner_crf: dict[str, list[Any]]) -> Path:

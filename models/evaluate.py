@@ -248,22 +248,11 @@ def throughput(texts: Sequence[str], threads: int) -> dict[str, float | None]:
     with the served variant vs PyTorch eager FP32, both with ``threads`` intra-op threads."""
     import torch
 
-    from export.onnx import load_checkpoint
+    from export.onnx import torch_pipeline
 
     torch.set_num_threads(threads)
     onnx_model = CommentModel.load(device="cpu", threads=threads)
-    tok = onnx_model.tokenizer
-    sent_t, ner_t = load_checkpoint("sentiment"), load_checkpoint("ner")
-
-    names = list(dict.fromkeys([*sent_t.input_names(), *ner_t.input_names()]))
-
-    def torch_predict(batch: Sequence[str]) -> None:
-        """The same inputs as served (features built by models.serving), both torch models."""
-        clean = [clean_text(t) for t in batch]
-        feed = {k: torch.from_numpy(v) for k, v in onnx_model.features.feed(tok.encode_batch(clean), clean, names).items()}
-        with torch.inference_mode():
-            sent_t(*[feed[k] for k in sent_t.input_names()])
-            ner_t(*[feed[k] for k in ner_t.input_names()])
+    torch_predict = torch_pipeline(onnx_model)
 
     def rate(fn: Callable[[Sequence[str]], object], bs: int) -> float:
         """Best of 3 rounds of >= 3 s each: the machine is shared, the best round is the least disturbed."""

@@ -11,6 +11,7 @@ Both take ``input_ids`` and ``attention_mask`` (int64, [batch, seq]) and return 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import BertConfig, BertForTokenClassification, BertModel
@@ -127,6 +128,10 @@ class CrfTransitions(nn.Module):
         super().__init__()
         self.start = nn.Parameter(torch.zeros(n_tags))
         self.trans = nn.Parameter(torch.zeros(n_tags, n_tags))
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(start, transitions) as float32 arrays, the form ``serving.viterbi_bio`` decodes with."""
+        return (self.start.detach().numpy().astype(np.float32), self.trans.detach().numpy().astype(np.float32))
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         """Mean over rows of -log p(tags | emissions); positions with tag -100 are skipped (the path

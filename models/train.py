@@ -513,13 +513,6 @@ def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0, wide_lr: float =
     return best
 
 
-def crf_tables(model: NerModel) -> tuple[np.ndarray, np.ndarray] | None:
-    """(start, transitions) of the model's CRF as float32 arrays, None without one."""
-    if model.crf is None:
-        return None
-    return model.crf.start.detach().numpy().astype(np.float32), model.crf.trans.detach().numpy().astype(np.float32)
-
-
 @torch.no_grad()
 def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequence[int]], lx: Sequence[np.ndarray],
                table: np.ndarray, vocab: int) -> dict[str, float]:
@@ -533,7 +526,7 @@ def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequen
         mask = np.zeros(logits.shape[:2], dtype=bool)
         for k, i in enumerate(b):
             mask[k, :len(ys[i])] = np.array(ys[i]) >= 0
-        pred = viterbi_bio(logits, NER_LABELS, mask, crf_tables(model))
+        pred = viterbi_bio(logits, NER_LABELS, mask, None if model.crf is None else model.crf.tables())
         for k, i in enumerate(b):
             keep = [t for t, v in enumerate(ys[i]) if v >= 0]
             gold = set(bio_to_spans([NER_LABELS[ys[i][t]] for t in keep]))
