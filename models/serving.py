@@ -39,6 +39,11 @@ LEX_TYPES: tuple[str, ...] = ("PER", "LOC", "ORG")  # People's Daily types in th
 LEX_DIM = 4 * len(LEX_TYPES)  # B / M / E / S match flags per type
 NGRAM_BUCKETS = 2**19  # hashed character 1-3-grams of the wide sentiment branch; id 0 is padding
 NGRAM_ORDERS = (1, 2, 3)
+# ONNX Runtime fusions left out on CPU: its fused SkipLayerNormalization / (Bias)Gelu kernels were slower
+# here than the plain LayerNormalization, Add and Erf nodes they replace (sentiment INT8 graph, b64 live
+# comments, 2 threads, 2026-12-02, six alternating rounds, median comments/s: all fusions 2,787, without these 3,838;
+# NER 13,480 vs 14,060; outputs equal within 2e-6)
+CPU_DISABLED_FUSIONS = ("SkipLayerNormFusion", "BiasGeluFusion", "GeluFusion")
 CTX_BUCKETS = 2**18  # hashed token-context features of the wide NER branch; id 0 is padding
 # the character CRF anchor's window templates, as token offsets: unigrams -2..+2, bigrams, trigram
 CTX_TEMPLATES: tuple[tuple[int, ...], ...] = ((-2,), (-1,), (0,), (1,), (2,), (-1, 0), (0, 1), (-1, 0, 1))
@@ -160,11 +165,13 @@ class Lexicon:
 
     def token_flags(self, text: str, offsets: Sequence[tuple[int, int]], special: Sequence[int]) -> np.ndarray:
         """[n_tokens, LEX_DIM]: the union of the flags of each token's characters (0 on special tokens)."""
-        chars = self.char_flags(text)
         out = np.zeros((len(offsets), LEX_DIM), dtype=np.float32)
-        for k, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)):
-            if not sp and b > a:
-                out[k] = chars[a:b].max(axis=0)
+        keep = [k for k, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)) if not sp and b > a]
+        if keep:
+            # one reduceat over [a0, b0, a1, b1, ...]: the even rows are the maxima over each token's chars
+            chars = np.vstack([self.char_flags(text), np.zeros((1, LEX_DIM), dtype=np.float32)])
+            bounds = np.asarray([offsets[k] for k in keep], dtype=np.int64).reshape(-1)
+            out[keep] = np.maximum.reduceat(chars, bounds, axis=0)[::2]
         return out
 
 
@@ -204,12 +211,14 @@ def ngram_counts(text: str) -> Counter[int]:
     """Hashed character n-grams (``NGRAM_ORDERS``) of the NFKC-folded, lower-cased text: bucket -> count.
     Buckets are 1..NGRAM_BUCKETS-1 (crc32 of "n:gram"), stable across processes and platforms."""
     t = unicodedata.normalize("NFKC", text).lower()
-    c: Counter[int] = Counter()
-    for n in NGRAM_ORDERS:
-        for i in range(len(t) - n + 1):
-            g = f"{n}:{t[i:i + n]}".encode("utf-8", "replace")
-            c[1 + zlib.crc32(g) % (NGRAM_BUCKETS - 1)] += 1
-    return c
+    m = NGRAM_BUCKETS - 1
+    crc = zlib.crc32
+    # crc32(prefix + gram) == crc32(gram, crc32(prefix)): the "n:" prefix is hashed once per order
+    return Counter(1 + crc(t[i:i + n].encode("utf-8", "replace"), seed) % m
+                   for n, seed in _NGRAM_SEEDS for i in range(len(t) - n + 1))
+
+
+_NGRAM_SEEDS = tuple((n, zlib.crc32(f"{n}:".encode())) for n in NGRAM_ORDERS)
 
 
 def ngram_inputs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -373,17 +382,20 @@ class CommentModel:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # the two sessions run back to back with a pool each: idle pool threads spinning after one graph
-        # steal the cores from the next (b64 comments/s with spinning 935-1,276 -> without 1,484-1,960,
-        # same-run A/B on 2 cores, 2026-12-02)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # the two sessions run back to back with a pool each: pool threads spin between the nodes of a
+        # run (waking sleeping threads for every node was slower) but stop when the run ends, so an idle
+        # pool does not steal the cores the other graph needs (b64 live comments/s, 2 threads, same-run
+        # A/B 2026-12-02: spinning always on 983-1,151, never 1,707-1,749, stop after each run 1,851-1,879)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
         opts.log_severity_level = 3
         sessions = []
         for name in ("sentiment", "ner"):
             path = root / manifest["files"][name][kinds[name]]
             if not path.exists():
                 raise ModelLoadError(f"model file {path} missing (manifest {root / 'manifest.json'})")
-            sessions.append(ort.InferenceSession(str(path), sess_options=opts, providers=providers))
+            sessions.append(ort.InferenceSession(str(path), sess_options=opts, providers=providers,
+                                                 disabled_optimizers=[] if on_gpu else list(CPU_DISABLED_FUSIONS)))
         got = sessions[0].get_providers()
         if on_gpu and got[0] != "CUDAExecutionProvider":
             log.warning("CUDAExecutionProvider requested but the session fell back to %s", got)
@@ -405,12 +417,20 @@ class CommentModel:
                 out[i] = a
         return out
 
-    def _run(self, encs: list[Encoding], texts: list[str]) -> list[Analysis]:
-        names = list(dict.fromkeys([*self.sentiment_inputs, *self.ner_inputs]))
-        feed = self.features.feed(encs, texts, names)
+    @property
+    def input_names(self) -> list[str]:
+        """Every input of the two graphs, each once (the keys ``run_graphs`` needs)."""
+        return list(dict.fromkeys([*self.sentiment_inputs, *self.ner_inputs]))
+
+    def run_graphs(self, feed: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentiment, question and tag logits of one padded batch built by ``self.features.feed``."""
         s_logits, q_logits = self._sentiment.run(["sentiment_logits", "question_logits"],
                                                  {k: feed[k] for k in self.sentiment_inputs})
         tag_logits = self._ner.run(["tag_logits"], {k: feed[k] for k in self.ner_inputs})[0]
+        return s_logits, q_logits, tag_logits
+
+    def _run(self, encs: list[Encoding], texts: list[str]) -> list[Analysis]:
+        s_logits, q_logits, tag_logits = self.run_graphs(self.features.feed(encs, texts, self.input_names))
         tags = self.decode_tags(tag_logits, encs)
         s_prob, q_prob = _softmax(s_logits), _softmax(q_logits)
         res = []
