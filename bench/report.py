@@ -107,6 +107,8 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB, Python {m['python']}, {m['platform']}. "
         f"Kafka (KRaft, 1 broker), Redis, the worker(s), the load producer and this reader share these cores. "
         f"Load average (1/5/15 min) at start {result['loadavg_start']}, at end {result['loadavg_end']}.",
+        *(["", f"**Incomplete: a step failed ({result['error']}); the sections below hold what was measured before it.**"]
+          if result.get("error") else []),
         "", "## Headline", "",
         f"* max sustained throughput (achieved within 5 % of offered, backlog drained): **{_fmt(result['max_sustained_eps'])} events/s**",
         f"* p99 event-to-suggestion latency at 2,000 events/s: **{_fmt(result['p99_ms_at_2000_eps'])} ms**",

@@ -103,10 +103,12 @@ def run_bench(*, loads: Sequence[float] = DEFAULT_LOADS, duration_s: float = 20.
     t_start = time.time()
     steps = len(loads) * (2 if passthrough else 1) + int(scaling) + int(costmodel) + int(serving)
     bar = tqdm(total=steps, desc="bench", unit="step")
+    rows: list[dict[str, Any]] = []
+    pt_rows: list[dict[str, Any]] = []
+    result["livecart"], result["passthrough"] = rows, pt_rows  # filled as the runs finish
+    failure: Exception | None = None
     try:
         with KafkaServer() as kafka, RedisServer() as redis_srv:
-            rows: list[dict[str, Any]] = []
-            pt_rows: list[dict[str, Any]] = []
             misses = 0
             profiled = False
             for eps in loads:
@@ -134,8 +136,6 @@ def run_bench(*, loads: Sequence[float] = DEFAULT_LOADS, duration_s: float = 20.
                     r["loadavg"] = loadavg()
                     pt_rows.append(r)
                     bar.update(1)
-            result["livecart"] = rows
-            result["passthrough"] = pt_rows
             if scaling:
                 eps = max_sustained(rows) or loads[0]
                 bar.set_postfix_str(f"2 workers {eps:g}/s")
@@ -165,6 +165,9 @@ def run_bench(*, loads: Sequence[float] = DEFAULT_LOADS, duration_s: float = 20.
                                             threads=(1,) if smoke else (1, 2), torch_eager=not smoke)
             result["serving"]["loadavg"] = loadavg()
             bar.update(1)
+    except Exception as exc:  # a failed step still leaves the report of the steps measured before it
+        failure = exc
+        result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         bar.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -176,6 +179,8 @@ def run_bench(*, loads: Sequence[float] = DEFAULT_LOADS, duration_s: float = 20.
     if BASELINE.exists() and not smoke:
         result["before"] = json.loads(BASELINE.read_text())
     report.write(result, outdir)
+    if failure is not None:
+        raise RuntimeError(f"benchmark step failed after writing the partial report to {outdir}: {result['error']}") from failure
     return result
 
 

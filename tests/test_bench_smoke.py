@@ -36,3 +36,19 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert "max sustained throughput" in md and "perf_latency_cdf.png" in md
     for png in ("perf_latency_cdf.png", "perf_throughput.png", "perf_lag.png"):
         assert (tmp_path / png).stat().st_size > 1_000
+
+
+def test_a_failing_step_still_writes_the_steps_measured_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.serving
+
+    def broken(**_: object) -> dict[str, object]:
+        raise ValueError("serving exploded")
+
+    monkeypatch.setattr(bench.serving, "run_serving", broken)
+    with pytest.raises(RuntimeError, match="partial report"):
+        run_bench(loads=(), duration_s=1.0, out=str(tmp_path), smoke=True, profile=False, scaling=False,
+                  passthrough=False, serving=True)
+    data = json.loads((tmp_path / "perf.json").read_text())
+    assert data["error"] == "ValueError: serving exploded"
+    assert data["cost_model"]["catalog"] and "serving" not in data  # the step before the failure is kept
+    assert "Incomplete: a step failed (ValueError: serving exploded)" in (tmp_path / "perf.md").read_text()
