@@ -134,7 +134,7 @@ def test_shipped_ner_decodes_with_its_crf(model: CommentModel) -> None:
     start, trans = model.ner_crf
     k = len(model.ner_labels)
     assert start.shape == (k,) and trans.shape == (k, k) and float(abs(trans).sum()) > 0
-    assert model.variant == "sentiment=int8 ner=fp32"
+    assert model.variant == "sentiment=int8 ner=int8"  # the manifest's cpu_variant (export.onnx.CPU_VARIANT)
 
 
 def test_missing_model_dir_raises(tmp_path: Path) -> None:
