@@ -207,6 +207,9 @@ def context_ids(ids: np.ndarray, buckets: int = CTX_BUCKETS) -> np.ndarray:
     return out
 
 
+_NGRAM_SEEDS = tuple((n, zlib.crc32(f"{n}:".encode())) for n in NGRAM_ORDERS)  # (order, crc32 of "n:")
+
+
 def ngram_counts(text: str) -> Counter[int]:
     """Hashed character n-grams (``NGRAM_ORDERS``) of the NFKC-folded, lower-cased text: bucket -> count.
     Buckets are 1..NGRAM_BUCKETS-1 (crc32 of "n:gram"), stable across processes and platforms."""
@@ -216,9 +219,6 @@ def ngram_counts(text: str) -> Counter[int]:
     # crc32(prefix + gram) == crc32(gram, crc32(prefix)): the "n:" prefix is hashed once per order
     return Counter(1 + crc(t[i:i + n].encode("utf-8", "replace"), seed) % m
                    for n, seed in _NGRAM_SEEDS for i in range(len(t) - n + 1))
-
-
-_NGRAM_SEEDS = tuple((n, zlib.crc32(f"{n}:".encode())) for n in NGRAM_ORDERS)
 
 
 def ngram_inputs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -55,14 +55,15 @@ def test_token_flags_are_the_union_of_each_tokens_character_flags() -> None:
     text = "我在北京大学见到王小明了"
     chars = lex.char_flags(text)
     assert chars.shape == (len(text), LEX_DIM) and chars.any()
-    # special tokens, multi-character tokens, a gap (no token covers "了"'s neighbour), an empty offset
-    offsets = [(0, 0), (0, 1), (1, 2), (2, 4), (4, 6), (6, 7), (7, 8), (8, 9), (9, 11), (11, 11), (0, 0)]
-    special = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    # special tokens, multi-character tokens, a gap between tokens (no token covers "到" or "了"),
+    # an empty offset
+    offsets = [(0, 0), (0, 1), (1, 2), (2, 4), (4, 6), (6, 7), (8, 9), (9, 11), (11, 11), (0, 0)]
+    special = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
     got = lex.token_flags(text, offsets, special)
     want = np.zeros((len(offsets), LEX_DIM), dtype=np.float32)
     for k, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)):
         if not sp and b > a:
             want[k] = chars[a:b].max(axis=0)
     assert np.array_equal(got, want)
-    assert got[3].any() and not got[0].any() and not got[9].any()
+    assert got[3].any() and got[6].any() and not got[0].any() and not got[8].any()
     assert not lex.token_flags("", [(0, 0), (0, 0)], [1, 1]).any()
