@@ -28,7 +28,7 @@ from models.serving import CTX_BUCKETS, CTX_TEMPLATES, CommentModel, clean_text
 from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
-VERSION = "livecart-comments-3.1"  # 3.1: the same weights; LocalConv exported as MatMul (conv_as_linear)
+VERSION = "livecart-comments-4"  # 4: NER network + CRF expert summed into one set of tables (models.train.fit_crf_expert)
 # Graph served on CPU per model, by the b64 live-comment timing (2 threads, comments/s). 3: sentiment FP32
 # 2,061 vs INT8 (MatMul only) 2,784; NER FP32 16,963 vs INT8 8,084 (then NER FP32). 3.1 (convolutions as
 # MatMul, 2026-12-02): whole predict with NER FP32 1,746-1,959 vs NER INT8 2,068-2,239 (four alternating

@@ -207,6 +207,27 @@ def context_ids(ids: np.ndarray, buckets: int = CTX_BUCKETS) -> np.ndarray:
     return out
 
 
+def window_starts(n: int, width: int, stride: int) -> list[int]:
+    """Starts of the windows of ``width`` tokens, one every ``stride`` tokens, that cover ``n`` tokens;
+    the last window ends at ``n`` (one window at 0 when ``n <= width``)."""
+    if width < 1 or not 1 <= stride <= width:
+        raise ValueError(f"need 1 <= stride <= width, got stride {stride}, width {width}")
+    if n <= width:
+        return [0]
+    return [*range(0, n - width, stride), n - width]
+
+
+def window_owners(n: int, width: int, starts: Sequence[int]) -> np.ndarray:
+    """[n] index into ``starts`` of the window each token is read from: among the windows holding it,
+    the one where it lies farthest from an edge (most context on both sides)."""
+    pos = np.arange(n)[:, None]
+    s = np.asarray(starts)[None, :]
+    inside = (pos >= s) & (pos < s + width)
+    margin = np.where(inside, np.minimum(pos - s, s + width - 1 - pos), -1)
+    owners: np.ndarray = margin.argmax(1)
+    return owners
+
+
 _NGRAM_SEEDS = tuple((n, zlib.crc32(f"{n}:".encode())) for n in NGRAM_ORDERS)  # (order, crc32 of "n:")
 
 
