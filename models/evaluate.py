@@ -27,7 +27,7 @@ from tokenizers import Tokenizer
 
 from models.data import ENTITY_TYPES, NerExample, ner_split, sentiment_split, split_sizes
 from models.linking import link
-from models.serving import ARTIFACTS, CommentModel, Window, bio_to_spans, clean_text, viterbi_bio, window_owners, window_starts
+from models.serving import ARTIFACTS, WINDOW_STRIDE, CommentModel, Window, bio_to_spans, clean_text
 from streams.catalog import Catalog
 
 HERE = Path(__file__).resolve().parent
@@ -140,67 +140,9 @@ def paragraph_windows(tok: Tokenizer, texts: Sequence[str], max_len: int) -> lis
     return out
 
 
-WINDOW_STRIDE = 63  # a paragraph longer than one window is read in windows every half window
-
-
-def ner_paragraph_spans(tok: Tokenizer, texts: Sequence[str], max_len: int, labels: Sequence[str],
-                        crf: tuple[np.ndarray, np.ndarray] | None,
-                        logits_of: Callable[[Sequence[str], Sequence[Window]], list[np.ndarray]],
-                        stride: int = WINDOW_STRIDE) -> list[set[Span]]:
-    """Character spans of whole paragraphs. Windows of max_len-2 tokens start every ``stride`` tokens
-    (each wrapped in [CLS] .. [SEP], as in training); each token's tag logits are read from the window
-    where it lies farthest from an edge (``window_owners``), so no entity is cut at a window boundary
-    and every token has context on both sides; then one BIO-constrained Viterbi per paragraph.
-    ``logits_of(texts, windows)`` returns each window's [len(ids), tags] logits."""
-    tok.no_truncation()
-    encs = tok.encode_batch(list(texts))
-    tok.enable_truncation(max_len)
-    cls_id, sep_id = int(tok.token_to_id("[CLS]") or 0), int(tok.token_to_id("[SEP]") or 0)
-    w = max_len - 2
-    win_texts: list[str] = []
-    windows: list[Window] = []
-    paras: list[tuple[list[tuple[int, int]], list[int], int]] = []  # offsets, window starts, first window
-    for i, e in enumerate(encs):
-        ids, offs = e.ids[1:-1], e.offsets[1:-1]
-        starts = window_starts(len(ids), w, stride)
-        paras.append((offs, starts, len(windows)))
-        for s in starts:
-            n = len(ids[s:s + w])
-            windows.append(([cls_id, *ids[s:s + w], sep_id], [(0, 0), *offs[s:s + w], (0, 0)], [1] + [0] * n + [1]))
-            win_texts.append(texts[i])
-    logits = logits_of(win_texts, windows)
-    k = len(labels)
-    out: list[set[Span]] = []
-    for j in range(0, len(texts), 64):
-        idx = range(j, min(len(texts), j + 64))
-        batch = np.zeros((len(idx), max(1, max(len(paras[i][0]) for i in idx)), k), dtype=np.float32)
-        mask = np.zeros(batch.shape[:2], dtype=bool)
-        for r, i in enumerate(idx):
-            offs, starts, first = paras[i]
-            for t, o in enumerate(window_owners(len(offs), w, starts)):
-                batch[r, t] = logits[first + o][1 + t - starts[o]]
-            mask[r, :len(offs)] = [b > a for a, b in offs]
-        tags = viterbi_bio(batch, labels, mask, crf)
-        for r, i in enumerate(idx):
-            o = paras[i][0]
-            spans = bio_to_spans([labels[int(x)] for x in tags[r, :len(o)]])
-            out.append({(o[a][0], o[b - 1][1], t) for a, b, t in spans})
-    return out
-
-
 def ner_predict_onnx(model: CommentModel, texts: Sequence[str]) -> list[set[Span]]:
-    """Character spans for whole paragraphs (``ner_paragraph_spans``) with the served NER graph."""
-    def logits_of(win_texts: Sequence[str], windows: Sequence[Window]) -> list[np.ndarray]:
-        got: list[np.ndarray] = [np.zeros(0)] * len(windows)
-        order = sorted(range(len(windows)), key=lambda q: len(windows[q][0]))
-        for j in range(0, len(order), 64):
-            b = order[j:j + 64]
-            feed = model.features.feed([windows[q] for q in b], [win_texts[q] for q in b], model.ner_inputs)
-            lg = model._ner.run(["tag_logits"], feed)[0]
-            for row, q in enumerate(b):
-                got[q] = lg[row, :len(windows[q][0])]
-        return got
-    return ner_paragraph_spans(model.tokenizer, texts, model.max_len, model.ner_labels, model.ner_crf, logits_of)
+    """Character spans for whole paragraphs with the served NER graph (``CommentModel.paragraph_spans``)."""
+    return [{(s, t, ty) for s, t, ty in spans} for spans in model.paragraph_spans(texts)]
 
 
 def crf_features(text: str) -> list[dict[str, str]]:

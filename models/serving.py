@@ -7,8 +7,9 @@ own longest text, runs both models and maps token tags back to character offsets
 
 Odd input never raises: non-strings are coerced with ``str``; lone surrogates become U+FFFD (same
 length, so offsets stay valid); control characters are dropped by the tokenizer; text longer than
-``MAX_CHARS`` characters, or than the model's ``max_len`` tokens, is analysed on its head only; a
-text with no tokens (empty, whitespace, controls only) is neutral, not a question, with no entities.
+``MAX_CHARS`` characters is analysed on its head only; sentiment and the question flag read the first
+``max_len`` tokens (the sentiment n-grams all ``MAX_CHARS``), entities are found over the whole text
+(overlapping windows, ``paragraph_spans``); a text with no tokens (empty, whitespace, controls only) is neutral, not a question, with no entities.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -228,6 +229,52 @@ def window_owners(n: int, width: int, starts: Sequence[int]) -> np.ndarray:
     return owners
 
 
+WINDOW_STRIDE = 63  # a paragraph longer than one window is read in windows every half window
+
+
+def paragraph_spans(encs: Sequence[Encoding], texts: Sequence[str], max_len: int, labels: Sequence[str],
+                    crf: tuple[np.ndarray, np.ndarray] | None,
+                    logits_of: Callable[[Sequence[str], Sequence[Window]], list[np.ndarray]],
+                    stride: int = WINDOW_STRIDE) -> list[list[tuple[int, int, str]]]:
+    """(start, end, type) character spans of texts of any length, from their untruncated encodings
+    (``[CLS] ... [SEP]``). Windows of max_len-2 tokens start every ``stride`` tokens (each wrapped in
+    [CLS] .. [SEP], as in training); each token's tag logits are read from the window where it lies
+    farthest from an edge (``window_owners``), so no entity is cut at a window boundary and every token
+    has context on both sides; then one BIO-constrained Viterbi per text.
+    ``logits_of(texts, windows)`` returns each window's [len(ids), tags] logits."""
+    w = max_len - 2
+    win_texts: list[str] = []
+    windows: list[Window] = []
+    paras: list[tuple[list[tuple[int, int]], list[int], int]] = []  # offsets, window starts, first window
+    for i, e in enumerate(encs):
+        cls_id, sep_id = e.ids[0], e.ids[-1]
+        ids, offs = e.ids[1:-1], e.offsets[1:-1]
+        starts = window_starts(len(ids), w, stride)
+        paras.append((offs, starts, len(windows)))
+        for s in starts:
+            n = len(ids[s:s + w])
+            windows.append(([cls_id, *ids[s:s + w], sep_id], [(0, 0), *offs[s:s + w], (0, 0)], [1] + [0] * n + [1]))
+            win_texts.append(texts[i])
+    logits = logits_of(win_texts, windows)
+    k = len(labels)
+    out: list[list[tuple[int, int, str]]] = []
+    for j in range(0, len(texts), 64):
+        idx = range(j, min(len(texts), j + 64))
+        batch = np.zeros((len(idx), max(1, max(len(paras[i][0]) for i in idx)), k), dtype=np.float32)
+        mask = np.zeros(batch.shape[:2], dtype=bool)
+        for r, i in enumerate(idx):
+            offs, starts, first = paras[i]
+            for t, o in enumerate(window_owners(len(offs), w, starts)):
+                batch[r, t] = logits[first + o][1 + t - starts[o]]
+            mask[r, :len(offs)] = [b > a for a, b in offs]
+        tags = viterbi_bio(batch, labels, mask, crf)
+        for r, i in enumerate(idx):
+            o = paras[i][0]
+            spans = bio_to_spans([labels[int(x)] for x in tags[r, :len(o)]])
+            out.append([(o[a][0], o[b - 1][1], t) for a, b, t in spans])
+    return out
+
+
 _NGRAM_SEEDS = tuple((n, zlib.crc32(f"{n}:".encode())) for n in NGRAM_ORDERS)  # (order, crc32 of "n:")
 
 
@@ -367,6 +414,8 @@ class CommentModel:
         self.max_batch = max_batch
         self.tokenizer = tokenizer
         self.tokenizer.enable_truncation(self.max_len)
+        self._untruncated = Tokenizer.from_str(tokenizer.to_str())  # for texts longer than one window
+        self._untruncated.no_truncation()
         self.tokenizer.no_padding()
         self._sentiment = sentiment
         self._ner = ner
@@ -436,7 +485,31 @@ class CommentModel:
             bucket = order[j:j + self.max_batch]
             for i, a in zip(bucket, self._run([encs[i] for i in bucket], [clean[i] for i in bucket]), strict=True):
                 out[i] = a
+        long = [i for i in order if encs[i].overflowing]  # longer than one window: entities over all of it
+        for i, spans in zip(long, self.paragraph_spans([clean[i] for i in long]), strict=True):
+            ents = tuple(Entity(a, b, t, clean[i][a:b]) for a, b, t in spans if b > a)
+            out[i] = Analysis(out[i].sentiment, out[i].sentiment_score, ents, out[i].is_question)
         return out
+
+    def paragraph_spans(self, texts: Sequence[str], stride: int = WINDOW_STRIDE) -> list[list[tuple[int, int, str]]]:
+        """(start, end, type) entity spans of texts of any length, read in overlapping windows of the
+        NER graph (``paragraph_spans``); ``predict`` uses it for texts longer than one window."""
+        if not texts:
+            return []
+
+        def logits_of(win_texts: Sequence[str], windows: Sequence[Window]) -> list[np.ndarray]:
+            got: list[np.ndarray] = [np.zeros(0)] * len(windows)
+            order = sorted(range(len(windows)), key=lambda q: len(windows[q][0]))
+            for j in range(0, len(order), self.max_batch):
+                b = order[j:j + self.max_batch]
+                feed = self.features.feed([windows[q] for q in b], [win_texts[q] for q in b], self.ner_inputs)
+                lg = self._ner.run(["tag_logits"], feed)[0]
+                for row, q in enumerate(b):
+                    got[q] = lg[row, :len(windows[q][0])]
+            return got
+
+        encs = self._untruncated.encode_batch(list(texts))
+        return paragraph_spans(encs, texts, self.max_len, self.ner_labels, self.ner_crf, logits_of, stride)
 
     @property
     def input_names(self) -> list[str]:

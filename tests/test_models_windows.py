@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.evaluate import ner_paragraph_spans
 from models.modeling import NER_LABELS, NerModel, bert_config
-from models.serving import CTX_BUCKETS, LEX_DIM, Window, window_owners, window_starts
+from models.serving import CTX_BUCKETS, LEX_DIM, Window, paragraph_spans, window_owners, window_starts
 from models.train import MAX_LEN, add_crf_expert, fit_crf_expert, load_or_build_tokenizer
 
 
@@ -64,7 +63,8 @@ def test_paragraph_spans_read_each_token_from_its_central_window() -> None:
             out.append(lg)
         return out
 
-    assert ner_paragraph_spans(tok, [text], MAX_LEN, NER_LABELS, None, logits_of) == [gold]
+    got = paragraph_spans(tok.encode_batch([text]), [text], MAX_LEN, NER_LABELS, None, logits_of)
+    assert [set(g) for g in got] == [gold]
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +122,20 @@ def test_add_crf_expert_sums_the_tables_into_the_model() -> None:
     plain = NerModel(bert_config(100, 16, 1, 2, MAX_LEN, len(NER_LABELS)))
     with pytest.raises(ValueError):
         add_crf_expert(plain, state, trans)
+
+
+def test_predict_finds_entities_past_the_first_window() -> None:
+    """A comment longer than one window (128 tokens) keeps its entities after the window: the same
+    LINK / ATTR mentions as in the short comment, at the shifted offsets."""
+    from models.serving import CommentModel
+
+    model = CommentModel.load(threads=1)
+    head = "主播今天的衣服真好看，我已经下单了两件。" * 12
+    tail = "3号链接还有红色吗"
+    short, long = model.predict([tail, head + tail])
+    assert len(model.tokenizer.encode(head + tail).ids) == model.max_len  # truncated for the graphs
+    want = {(e.start + len(head), e.end + len(head), e.type) for e in short.entities}
+    assert {(0 + len(head), 4 + len(head), "LINK"), (6 + len(head), 8 + len(head), "ATTR")} <= want
+    got = {(e.start, e.end, e.type) for e in long.entities}
+    assert want <= got
+    assert all((head + tail)[e.start:e.end] == e.text for e in long.entities)
