@@ -9,7 +9,8 @@ Odd input never raises: non-strings are coerced with ``str``; lone surrogates be
 length, so offsets stay valid); control characters are dropped by the tokenizer; text longer than
 ``MAX_CHARS`` characters is analysed on its head only; sentiment and the question flag read the first
 ``max_len`` tokens (the sentiment n-grams all ``MAX_CHARS``), entities are found over the whole text
-(overlapping windows, ``paragraph_spans``); a text with no tokens (empty, whitespace, controls only) is neutral, not a question, with no entities.
+(overlapping windows, ``paragraph_spans``); a text with no tokens (empty, whitespace, controls only)
+is neutral, not a question, with no entities.
 """
 
 from __future__ import annotations

@@ -579,7 +579,8 @@ def train_ner(hp: HParams, limit: int = 0, stop_after: int = 0, wide_lr: float =
 @torch.no_grad()
 def ner_dev_f1(model: NerModel, xs: Sequence[Sequence[int]], ys: Sequence[Sequence[int]], lx: Sequence[np.ndarray],
                table: np.ndarray, vocab: int) -> dict[str, float]:
-    """Entity F1 with BIO-constrained Viterbi decoding (as served): all, PER/LOC/ORG, commerce types."""
+    """Entity F1 with BIO-constrained Viterbi decoding (as served) on the DEV windows: all, pd (PER + LOC +
+    ORG, the DEV paragraphs' types), each of them, and the commerce types (generated DEV comments)."""
     model.eval()
     counts: dict[str, list[int]] = {k: [0, 0, 0] for k in ("all", "pd", "PER", "LOC", "ORG", "commerce")}
     order = sorted(range(len(xs)), key=lambda i: len(xs[i]))
