@@ -88,9 +88,8 @@ def test_feeds(task: str, root: Path, sizes: Sequence[int]) -> tuple[list[Feed],
     """Feeds of the TEST inputs exactly as the evaluation builds them (features from ``root``), in
     consecutive batches cycling through ``sizes``; sentiment labels (NER: empty)."""
     from models.data import ner_split, sentiment_split
-    from models.evaluate import paragraph_windows
     from models.modeling import SENTIMENT_LABELS
-    from models.serving import Window, clean_text, load_features
+    from models.serving import Window, clean_text, load_features, text_windows
 
     manifest = json.loads((root / "manifest.json").read_text())
     tok = Tokenizer.from_file(str(root / manifest["tokenizer"]))
@@ -106,7 +105,8 @@ def test_feeds(task: str, root: Path, sizes: Sequence[int]) -> tuple[list[Feed],
         ys = [SENTIMENT_LABELS.index(e.label) for e in test]
     else:
         paras = [e.text for e in ner_split("test")]
-        items = [(paras[i], w) for i, w in paragraph_windows(tok, paras, max_len)]
+        tok.no_truncation()
+        items = [(paras[i], w) for i, _, w in text_windows(tok.encode_batch(paras), max_len)]
     feeds: list[Feed] = []
     i = k = 0
     while i < len(items):

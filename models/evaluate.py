@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
 
 from models.data import ENTITY_TYPES, NerExample, ner_split, sentiment_split, split_sizes
 from models.linking import link
-from models.serving import ARTIFACTS, WINDOW_STRIDE, CommentModel, Window, bio_to_spans, clean_text
+from models.serving import ARTIFACTS, WINDOW_STRIDE, CommentModel, bio_to_spans, clean_text
 from streams.catalog import Catalog
 
 HERE = Path(__file__).resolve().parent
@@ -123,23 +122,6 @@ def anchor_snownlp(train: Sequence[tuple[str, str]]) -> Callable[[Sequence[str]]
 
 
 # ---------------------------------------------------------------- NER
-def paragraph_windows(tok: Tokenizer, texts: Sequence[str], max_len: int) -> list[tuple[int, Window]]:
-    """(text index, window) for whole paragraphs: windows of max_len-2 tokens, each wrapped in
-    [CLS] .. [SEP], as in training (models.train.ner_windows)."""
-    tok.no_truncation()
-    encs = tok.encode_batch(list(texts))
-    tok.enable_truncation(max_len)
-    cls_id, sep_id = int(tok.token_to_id("[CLS]") or 0), int(tok.token_to_id("[SEP]") or 0)
-    w = max_len - 2
-    out: list[tuple[int, Window]] = []
-    for i, e in enumerate(encs):
-        ids, offs = e.ids[1:-1], e.offsets[1:-1]
-        for s in range(0, max(1, len(ids)), w):
-            n = len(ids[s:s + w])
-            out.append((i, ([cls_id, *ids[s:s + w], sep_id], [(0, 0), *offs[s:s + w], (0, 0)], [1] + [0] * n + [1])))
-    return out
-
-
 def ner_predict_onnx(model: CommentModel, texts: Sequence[str]) -> list[set[Span]]:
     """Character spans for whole paragraphs with the served NER graph (``CommentModel.paragraph_spans``)."""
     return [{(s, t, ty) for s, t, ty in spans} for spans in model.paragraph_spans(texts)]

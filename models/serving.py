@@ -233,6 +233,21 @@ def window_owners(n: int, width: int, starts: Sequence[int]) -> np.ndarray:
 WINDOW_STRIDE = 63  # a paragraph longer than one window is read in windows every half window
 
 
+def text_windows(encs: Sequence[Encoding], max_len: int, stride: int = WINDOW_STRIDE) -> list[tuple[int, int, Window]]:
+    """(text index, first token, window) for texts of any length, from their untruncated encodings
+    (``[CLS] ... [SEP]``): windows of max_len-2 tokens every ``stride`` tokens (``window_starts``), each
+    wrapped in [CLS] .. [SEP] as in training; in text order, each text's windows in token order."""
+    w = max_len - 2
+    out: list[tuple[int, int, Window]] = []
+    for i, e in enumerate(encs):
+        cls_id, sep_id = e.ids[0], e.ids[-1]
+        ids, offs = e.ids[1:-1], e.offsets[1:-1]
+        for s in window_starts(len(ids), w, stride):
+            n = len(ids[s:s + w])
+            out.append((i, s, ([cls_id, *ids[s:s + w], sep_id], [(0, 0), *offs[s:s + w], (0, 0)], [1] + [0] * n + [1])))
+    return out
+
+
 def paragraph_spans(encs: Sequence[Encoding], texts: Sequence[str], max_len: int, labels: Sequence[str],
                     crf: tuple[np.ndarray, np.ndarray] | None,
                     logits_of: Callable[[Sequence[str], Sequence[Window]], list[np.ndarray]],
@@ -244,33 +259,28 @@ def paragraph_spans(encs: Sequence[Encoding], texts: Sequence[str], max_len: int
     has context on both sides; then one BIO-constrained Viterbi per text.
     ``logits_of(texts, windows)`` returns each window's [len(ids), tags] logits."""
     w = max_len - 2
-    win_texts: list[str] = []
-    windows: list[Window] = []
-    paras: list[tuple[list[tuple[int, int]], list[int], int]] = []  # offsets, window starts, first window
-    for i, e in enumerate(encs):
-        cls_id, sep_id = e.ids[0], e.ids[-1]
-        ids, offs = e.ids[1:-1], e.offsets[1:-1]
-        starts = window_starts(len(ids), w, stride)
-        paras.append((offs, starts, len(windows)))
-        for s in starts:
-            n = len(ids[s:s + w])
-            windows.append(([cls_id, *ids[s:s + w], sep_id], [(0, 0), *offs[s:s + w], (0, 0)], [1] + [0] * n + [1]))
-            win_texts.append(texts[i])
-    logits = logits_of(win_texts, windows)
+    placed = text_windows(encs, max_len, stride)
+    logits = logits_of([texts[i] for i, _, _ in placed], [win for _, _, win in placed])
+    first: list[int] = [0] * len(encs)  # each text's first window in ``placed``, and its windows' starts
+    starts_of: list[list[int]] = [[] for _ in encs]
+    for q, (i, start, _) in enumerate(placed):
+        if not starts_of[i]:
+            first[i] = q
+        starts_of[i].append(start)
     k = len(labels)
     out: list[list[tuple[int, int, str]]] = []
     for j in range(0, len(texts), 64):
         idx = range(j, min(len(texts), j + 64))
-        batch = np.zeros((len(idx), max(1, max(len(paras[i][0]) for i in idx)), k), dtype=np.float32)
+        batch = np.zeros((len(idx), max(1, max(len(encs[i].ids) - 2 for i in idx)), k), dtype=np.float32)
         mask = np.zeros(batch.shape[:2], dtype=bool)
         for r, i in enumerate(idx):
-            offs, starts, first = paras[i]
+            offs, starts = encs[i].offsets[1:-1], starts_of[i]
             for t, o in enumerate(window_owners(len(offs), w, starts)):
-                batch[r, t] = logits[first + o][1 + t - starts[o]]
+                batch[r, t] = logits[first[i] + o][1 + t - starts[o]]
             mask[r, :len(offs)] = [b > a for a, b in offs]
         tags = viterbi_bio(batch, labels, mask, crf)
         for r, i in enumerate(idx):
-            o = paras[i][0]
+            o = encs[i].offsets[1:-1]
             spans = bio_to_spans([labels[int(x)] for x in tags[r, :len(o)]])
             out.append([(o[a][0], o[b - 1][1], t) for a, b, t in spans])
     return out

@@ -7,7 +7,17 @@ import pytest
 import torch
 
 from models.modeling import NER_LABELS, NerModel, bert_config
-from models.serving import CTX_BUCKETS, LEX_DIM, Window, paragraph_spans, window_owners, window_starts
+from models.serving import (
+    CTX_BUCKETS,
+    LEX_DIM,
+    CommentModel,
+    Window,
+    context_ids,
+    paragraph_spans,
+    viterbi_bio,
+    window_owners,
+    window_starts,
+)
 from models.train import MAX_LEN, add_crf_expert, fit_crf_expert, load_or_build_tokenizer
 
 
@@ -96,8 +106,6 @@ def test_crf_expert_alone_tags_its_training_pattern(tiny_windows: tuple[list[lis
     # the learnt transitions favour I-LOC after B-LOC over O after B-LOC
     b, i, o = NER_LABELS.index("B-LOC"), NER_LABELS.index("I-LOC"), NER_LABELS.index("O")
     assert trans[b, i] > trans[b, o]
-    from models.serving import context_ids, viterbi_bio
-
     ids = np.asarray([xs[0]], dtype=np.int64)
     emissions = state[context_ids(ids)].sum(2)
     mask = np.ones(ids.shape, dtype=bool)
@@ -127,8 +135,6 @@ def test_add_crf_expert_sums_the_tables_into_the_model() -> None:
 def test_predict_finds_entities_past_the_first_window() -> None:
     """A comment longer than one window (128 tokens) keeps its entities after the window: the same
     LINK / ATTR mentions as in the short comment, at the shifted offsets."""
-    from models.serving import CommentModel
-
     model = CommentModel.load(threads=1)
     head = "主播今天的衣服真好看，我已经下单了两件。" * 12
     tail = "3号链接还有红色吗"
