@@ -191,10 +191,16 @@ class SentimentModel(nn.Module):
         return ("input_ids", "attention_mask", *self.embed.input_names(),
                 *(("ngram_ids", "ngram_tf") if self.wide is not None else ()))
 
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, extra: dict[str, torch.Tensor]
+               ) -> torch.Tensor:
+        """The encoder's last hidden states [batch, seq, hidden] (also what ``models.pretrain`` trains)."""
+        emb = self.local(self.embed(self.bert.embeddings.word_embeddings(input_ids), extra), attention_mask)
+        h: torch.Tensor = self.bert(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
+        return h
+
     def deep(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, extra: dict[str, torch.Tensor]
              ) -> tuple[torch.Tensor, torch.Tensor]:
-        emb = self.local(self.embed(self.bert.embeddings.word_embeddings(input_ids), extra), attention_mask)
-        h = self.bert(inputs_embeds=emb, attention_mask=attention_mask).last_hidden_state
+        h = self.encode(input_ids, attention_mask, extra)
         m = attention_mask.unsqueeze(-1).to(h.dtype)
         pooled = self.dropout((h * m).sum(1) / m.sum(1).clamp(min=1.0))
         return self.sentiment(pooled), self.question(pooled)

@@ -25,9 +25,11 @@ from torch import nn
 from tqdm import tqdm
 from transformers import BertConfig
 
+from models.batching import batches, pad
 from models.data import NerExample, ner_split, sentiment_split
 from models.generate import Generator, LiveComment
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel, bert_config
+from models.pretrain import pretrain_encoder, windows
 from models.serving import (
     CTX_BUCKETS,
     LEX_DIM,
@@ -78,6 +80,10 @@ NER_CRF = True  # CRF loss + CRF decoding: DEV F1 after 3 epochs 0.936 -> 0.947
 NER_CRF_EXPERT = True  # add an L-BFGS CRF over the same context features (product of experts): DEV PD F1 0.940 -> 0.957
 CRF_EXPERT_SETTINGS = {"c1": 0.1, "c2": 0.1, "max_iterations": 100}  # the CRF anchor's settings, not tuned
 NER_REFIT_EPOCHS = 4  # --refit: epochs of the 6-epoch schedule kept (the best DEV epoch of the v3 run)
+SENTIMENT_MLM_STEPS = 1800  # MLM steps of the sentiment encoder before its supervised epochs (models.pretrain)
+MLM_BATCH = 64
+MLM_LR = 1e-3
+MLM_CHECKPOINT = CHECKPOINTS / "sentiment_mlm.pt"
 
 
 def seed_all(seed: int) -> None:
@@ -156,24 +162,6 @@ def token_tags(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans
         else:
             out.append(ids[char_tag[s]])
     return out
-
-
-def batches(lengths: Sequence[int], batch: int, rng: random.Random) -> list[list[int]]:
-    """Length-bucketed batches: shuffle, sort chunks of 50 batches by length, shuffle the batches."""
-    idx = list(range(len(lengths)))
-    rng.shuffle(idx)
-    out: list[list[int]] = []
-    chunk = batch * 50
-    for c in range(0, len(idx), chunk):
-        part = sorted(idx[c:c + chunk], key=lambda i: lengths[i])
-        out.extend(part[j:j + batch] for j in range(0, len(part), batch))
-    rng.shuffle(out)
-    return out
-
-
-def pad(seqs: Sequence[Sequence[int]], value: int) -> torch.Tensor:
-    n = max(len(s) for s in seqs)
-    return torch.tensor([list(s) + [value] * (n - len(s)) for s in seqs], dtype=torch.long)
 
 
 def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -405,8 +393,36 @@ def sentiment_torch_logits(model: SentimentModel, xs: Sequence[Sequence[int]], t
     return np.concatenate(s_out), np.concatenate(q_out)
 
 
-def train_sentiment(hp: HParams, wide_only: bool = False) -> dict[str, Any]:
-    """Stage 1 trains the deep model (``wide_only``: reuse the deep checkpoint), stage 2 the wide branch."""
+def sentiment_mlm_corpus(tok: Tokenizer) -> list[list[int]]:
+    """Unlabelled in-domain text for the encoder's MLM pretraining, from TRAIN minus DEV only: the reviews
+    (in windows of MAX_LEN tokens) and the generated training comments (seed ``GEN_SEEDS["sentiment"]``)."""
+    tok.no_truncation()
+    cls_id, sep_id, _ = special_ids(tok)
+    texts = [e.text for e in sentiment_split("train_only")]
+    texts += [c.text for c in Generator(GEN_SEEDS["sentiment"]).make(N_GENERATED)]
+    out = [w for enc in tok.encode_batch(texts) for w in windows(enc.ids[1:-1], MAX_LEN, cls_id, sep_id)]
+    tok.enable_truncation(MAX_LEN)
+    return out
+
+
+def pretrain_sentiment(hp: HParams, steps: int = SENTIMENT_MLM_STEPS) -> dict[str, Any]:
+    """MLM pretraining of a fresh sentiment encoder (``models.pretrain``); writes ``MLM_CHECKPOINT``."""
+    tok = load_or_build_tokenizer()
+    model = SentimentModel(bert_config(tok.get_vocab_size(), hp.hidden, hp.layers, hp.heads, MAX_LEN,
+                                       len(SENTIMENT_LABELS)))
+    corpus = sentiment_mlm_corpus(tok)
+    losses = pretrain_encoder(model, corpus, steps=steps, batch=MLM_BATCH, lr=MLM_LR,
+                              mask_id=special_ids(tok)[2], seed=SEED)
+    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), MLM_CHECKPOINT)
+    return {"steps": steps, "corpus": len(corpus), "first_loss": losses[0],
+            "last_100_loss": float(np.mean(losses[-100:])), "checkpoint": str(MLM_CHECKPOINT)}
+
+
+def train_sentiment(hp: HParams, wide_only: bool = False, pretrained: bool = True) -> dict[str, Any]:
+    """Stage 1 trains the deep model from the MLM-pretrained encoder (``MLM_CHECKPOINT``, written by
+    ``pretrain_sentiment``; ``pretrained=False``: from scratch; ``wide_only``: reuse the deep checkpoint),
+    stage 2 the wide branch."""
     tok = load_or_build_tokenizer()
     reviews = [(e.text, e.label) for e in sentiment_split("train_only")]
     dev_reviews = [(e.text, e.label) for e in sentiment_split("dev")]
@@ -421,7 +437,15 @@ def train_sentiment(hp: HParams, wide_only: bool = False) -> dict[str, Any]:
         model.load_state_dict(torch.load(deep_path, map_location="cpu", weights_only=True))
         best: dict[str, Any] = {"deep": "reused " + str(deep_path.name)}
     else:
-        model, best = train_deep_sentiment(hp, tok, xs, ys, qs, dxs, dys, dqs, len(dev_reviews), deep_path)
+        model = SentimentModel(bert_config(tok.get_vocab_size(), hp.hidden, hp.layers, hp.heads, MAX_LEN,
+                                           len(SENTIMENT_LABELS)))
+        if pretrained:
+            if not MLM_CHECKPOINT.exists():
+                raise SystemExit(f"{MLM_CHECKPOINT} missing: run `python -m models.train sentiment-mlm` first "
+                                 "(or pass --from-scratch)")
+            model.load_state_dict(torch.load(MLM_CHECKPOINT, map_location="cpu", weights_only=True))
+        model, best = train_deep_sentiment(hp, model, xs, ys, qs, dxs, dys, dqs, len(dev_reviews), deep_path)
+        best["encoder"] = MLM_CHECKPOINT.name if pretrained else "from scratch"
     train_all = [(e.text, e.label) for e in sentiment_split("train")]
     dev_texts = [t for t, _ in dev_reviews] + [c.text for c in dev_comments]
     wide, info = train_wide(model, reviews, train_all, comments, dev_texts, dxs, dys, dqs, len(dev_reviews))
@@ -429,12 +453,11 @@ def train_sentiment(hp: HParams, wide_only: bool = False) -> dict[str, Any]:
     return {**best, "wide": info}
 
 
-def train_deep_sentiment(hp: HParams, tok: Tokenizer, xs: Sequence[Sequence[int]], ys: Sequence[int],
+def train_deep_sentiment(hp: HParams, model: SentimentModel, xs: Sequence[Sequence[int]], ys: Sequence[int],
                          qs: Sequence[int], dxs: Sequence[Sequence[int]], dys: Sequence[int], dqs: Sequence[int],
                          n_dev_reviews: int, path: Path) -> tuple[SentimentModel, dict[str, Any]]:
-    """The deep branch, epoch kept by DEV (served review accuracy + generated accuracy), saved at ``path``."""
-    cfg = bert_config(tok.get_vocab_size(), hp.hidden, hp.layers, hp.heads, MAX_LEN, len(SENTIMENT_LABELS))
-    model = SentimentModel(cfg)
+    """Train the deep branch ``model`` (fresh or MLM-pretrained), epoch kept by DEV (served review accuracy
+    + generated accuracy), saved at ``path``."""
     rng = random.Random(SEED)
     lengths = [len(x) for x in xs]
     total = hp.epochs * len(batches(lengths, hp.batch, random.Random(0)))
@@ -630,7 +653,7 @@ def save_checkpoint(task: str, model: SentimentModel | NerModel, hp: HParams, ex
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("task", choices=["tokenizer", "sentiment", "ner"])
+    ap.add_argument("task", choices=["tokenizer", "sentiment-mlm", "sentiment", "ner"])
     ap.add_argument("--epochs", type=int, default=0, help="override the default epochs of the task")
     ap.add_argument("--hidden", type=int, default=0, help="override the hidden size of the task (exploration)")
     ap.add_argument("--layers", type=int, default=0, help="override the transformer layers of the task (exploration)")
@@ -645,6 +668,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                          f"(default {NER_REFIT_EPOCHS}, picked on DEV) instead of the best DEV epoch")
     ap.add_argument("--no-crf-expert", action="store_true",
                     help="NER: keep the network alone (no CRF expert summed into its tables; ablation)")
+    ap.add_argument("--mlm-steps", type=int, default=SENTIMENT_MLM_STEPS,
+                    help=f"sentiment-mlm: MLM pretraining steps (default {SENTIMENT_MLM_STEPS})")
+    ap.add_argument("--from-scratch", action="store_true",
+                    help="sentiment: start the encoder from random weights instead of checkpoints/sentiment_mlm.pt")
+    ap.add_argument("--lr", type=float, default=0.0, help="override the learning rate of the task (exploration)")
     ap.add_argument("--wide-only", action="store_true",
                     help="sentiment: keep checkpoints/sentiment_deep.pt and refit only the wide branch")
     args = ap.parse_args(argv)
@@ -654,13 +682,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.task == "tokenizer":
         print(f"vocab {load_or_build_tokenizer().get_vocab_size()} -> {TOKENIZER}")
         return
-    hp = HPARAMS[args.task]
-    over = {k: v for k, v in (("epochs", args.epochs), ("hidden", args.hidden), ("layers", args.layers)) if v}
+    hp = HPARAMS[args.task.removesuffix("-mlm")]
+    over = {k: v for k, v in (("epochs", args.epochs), ("hidden", args.hidden), ("layers", args.layers), ("lr", args.lr))
+            if v}
     hp = HParams(**{**hp.__dict__, **over})
     if args.task == "ner":
         write_lexicon()
-    best = train_sentiment(hp, args.wide_only) if args.task == "sentiment" else train_ner(
-        hp, args.limit, args.stop_after_epoch, args.wide_lr, args.refit, not args.no_crf_expert)
+    if args.task == "sentiment-mlm":
+        best = pretrain_sentiment(hp, args.mlm_steps)
+    elif args.task == "sentiment":
+        best = train_sentiment(hp, args.wide_only, not args.from_scratch)
+    else:
+        best = train_ner(hp, args.limit, args.stop_after_epoch, args.wide_lr, args.refit, not args.no_crf_expert)
     print(json.dumps({"task": args.task, "best_dev": best, "minutes": round((time.time() - t0) / 60, 1)}))
 
 
