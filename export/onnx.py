@@ -28,7 +28,7 @@ from models.serving import CTX_BUCKETS, CTX_TEMPLATES, CommentModel, clean_text
 from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "models" / "artifacts"
-VERSION = "livecart-comments-4"  # 4: NER network + CRF expert summed into one set of tables (models.train.fit_crf_expert)
+VERSION = "livecart-comments-4.1"  # 4.1: sentiment scores temperature-scaled (manifest sentiment_temperature); 4: NER + CRF expert
 # Graph served on CPU per model, by the b64 live-comment timing (2 threads, comments/s). 3: sentiment FP32
 # 2,061 vs INT8 (MatMul only) 2,784; NER FP32 16,963 vs INT8 8,084 (then NER FP32). 3.1 (convolutions as
 # MatMul, 2026-12-02): whole predict with NER FP32 1,746-1,959 vs NER INT8 2,068-2,239 (four alternating
@@ -151,7 +151,8 @@ def crf_entry(model: NerModel) -> dict[str, list[Any]]:
     return {"start": start.tolist(), "transitions": trans.tolist()}
 
 
-def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]], ner_crf: dict[str, list[Any]]) -> Path:
+def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]], ner_crf: dict[str, list[Any]],
+                   sentiment_temperature: float = 1.0) -> Path:
     files = {t: {"fp32": f"{t}.onnx", **({"int8": f"{t}.int8.onnx"} if int8 else {})} for t in SPECS}
     features = {k: v for k, v in (("bigrams", BIGRAMS.name), ("lexicon", LEXICON.name)) if (out / v).exists()}
     manifest = {
@@ -159,6 +160,7 @@ def write_manifest(out: Path, int8: bool, inputs: dict[str, list[str]], ner_crf:
         "sentiment_labels": list(SENTIMENT_LABELS), "ner_labels": list(NER_LABELS),
         "files": files, "cpu_variant": CPU_VARIANT if int8 else {t: "fp32" for t in SPECS}, "features": features,
         "inputs": inputs, "outputs": {t: list(s.outputs) for t, s in SPECS.items()},
+        "sentiment_temperature": sentiment_temperature,
         **({"ner_crf": ner_crf} if ner_crf else {}),
     }
     path = out / "manifest.json"
@@ -192,7 +194,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.no_int8:
             q = quantize_int8(path, out / f"{task}.int8.onnx")
             print(f"{q} {q.stat().st_size / 2**20:.1f} MiB")
-    print(write_manifest(out, not args.no_int8, inputs, ner_crf))
+    meta = json.loads((CHECKPOINTS / "sentiment.json").read_text())
+    if "temperature" not in meta:
+        print("warning: sentiment.json has no fitted temperature (checkpoint from before 4.1): scores use T = 1")
+    print(write_manifest(out, not args.no_int8, inputs, ner_crf, float(meta.get("temperature", 1.0))))
 
 
 if __name__ == "__main__":

