@@ -2,8 +2,9 @@
 
 Imports only onnxruntime, numpy, tokenizers and the stdlib. ``CommentModel.load()`` reads the shipped
 artefacts in ``models/artifacts/`` (``manifest.json`` names the files); ``predict(texts)`` sorts the
-batch by token length, cuts it into buckets of at most ``max_batch`` texts, pads each bucket to its
-own longest text, runs both models and maps token tags back to character offsets of the input.
+batch by token length, cuts it into the runs of at most ``max_batch`` texts that cost the fewest padded
+tokens (``models.buckets.length_buckets``), pads each run to its own longest text, runs both models
+and maps token tags back to character offsets of the input.
 
 Odd input never raises: non-strings are coerced with ``str``; lone surrogates become U+FFFD (same
 length, so offsets stay valid); control characters are dropped by the tokenizer; text longer than
@@ -30,6 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
+
+from models.buckets import length_buckets
 
 log = logging.getLogger(__name__)
 
@@ -495,8 +498,8 @@ class CommentModel:
         encs = self.tokenizer.encode_batch(clean)
         out: list[Analysis] = [EMPTY] * len(clean)
         order = sorted((i for i, e in enumerate(encs) if len(e.ids) > 2), key=lambda i: len(encs[i].ids))
-        for j in range(0, len(order), self.max_batch):
-            bucket = order[j:j + self.max_batch]
+        for a_, b_ in length_buckets([len(encs[i].ids) for i in order], self.max_batch):
+            bucket = order[a_:b_]
             for i, a in zip(bucket, self._run([encs[i] for i in bucket], [clean[i] for i in bucket]), strict=True):
                 out[i] = a
         long = [i for i in order if encs[i].overflowing]  # longer than one window: entities over all of it
