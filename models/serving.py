@@ -375,22 +375,22 @@ def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray,
     score = np.where(start_ok, start, neg).astype(np.float32)[None, :].repeat(b, 0)
     started = np.zeros(b, dtype=bool)
     back = np.zeros((b, t, k), dtype=np.int64)
+    stay = np.arange(k)[None]  # back-pointer of a first or skipped position: the state itself
+    mask = mask.astype(bool)
     for i in range(t):
-        m = mask[:, i].astype(bool)
+        m = mask[:, i]
         cand = score[:, :, None] + trans[None]  # [b, prev, cur]
-        best_prev = cand.argmax(1)
-        best = np.take_along_axis(cand, best_prev[:, None, :], 1)[:, 0]
         first = m & ~started
-        new = np.where(first[:, None], score + logp[:, i], best + logp[:, i])
-        back[:, i] = np.where(first[:, None], np.arange(k)[None], best_prev)
-        score = np.where(m[:, None], new, score)
-        back[~m, i] = np.arange(k)[None].repeat(int((~m).sum()), 0)
+        step = np.where(first[:, None], score, cand.max(1)) + logp[:, i]
+        back[:, i] = np.where((m & ~first)[:, None], cand.argmax(1), stay)
+        score = np.where(m[:, None], step, score)
         started |= m
     out = np.zeros((b, t), dtype=np.int64)
     cur = score.argmax(1)
+    rows = np.arange(b)
     for i in range(t - 1, -1, -1):
         out[:, i] = cur
-        cur = back[np.arange(b), i, cur]
+        cur = back[rows, i, cur]
     return out
 
 def load_features(root: Path, manifest: Mapping[str, Any], vocab_size: int) -> Features:
