@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 import torch
 
 from models.modeling import NER_LABELS, CrfTransitions
@@ -81,3 +82,41 @@ def test_crf_transitions_change_the_decoded_path() -> None:
     start = np.zeros(k, np.float32)
     start[i_per] = 100.0
     assert viterbi_bio(logits, NER_LABELS, mask, (start, trans))[0, 0] != i_per
+
+
+LABELS = ["O", "B-X", "I-X", "B-Y", "I-Y"]
+
+
+def path_score(logits: np.ndarray, path: tuple[int, ...], start: np.ndarray, trans: np.ndarray) -> float:
+    s = float(start[path[0]] + logits[0, path[0]])
+    for i in range(1, len(path)):
+        s += float(trans[path[i - 1], path[i]] + logits[i, path[i]])
+    return s
+
+
+def bio_ok(path: tuple[int, ...]) -> bool:
+    prev = "O"
+    for j in path:
+        lab = LABELS[j]
+        if lab.startswith("I-") and prev[2:] != lab[2:]:
+            return False
+        prev = lab
+    return True
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_viterbi_finds_the_best_valid_bio_path_over_the_masked_positions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    b, t, k = 3, 5, len(LABELS)
+    logits = rng.normal(0, 2, (b, t, k)).astype(np.float32)
+    mask = rng.random((b, t)) > 0.3
+    start, trans = rng.normal(0, 1, k).astype(np.float32), rng.normal(0, 1, (k, k)).astype(np.float32)
+    got = viterbi_bio(logits, LABELS, mask, (start, trans))
+    for r in range(b):
+        pos = np.flatnonzero(mask[r])
+        if not len(pos):
+            continue
+        sub = logits[r, pos]
+        best = max((p for p in itertools.product(range(k), repeat=len(pos)) if bio_ok(p)),
+                   key=lambda p: path_score(sub, p, start, trans))
+        assert tuple(got[r, pos]) == best
