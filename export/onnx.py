@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from transformers import BertConfig
 
-from models.buckets import length_buckets
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel
 from models.serving import CTX_BUCKETS, CTX_TEMPLATES, CommentModel, clean_text
 from models.train import BIGRAMS, CHECKPOINTS, LEXICON, MAX_LEN, TOKENIZER
@@ -80,15 +79,13 @@ def torch_graphs() -> Callable[[Mapping[str, np.ndarray]], None]:
 def torch_pipeline(served: CommentModel) -> Callable[[Sequence[str]], None]:
     """Both shipped checkpoints in PyTorch eager on the inputs ``served`` builds for its ONNX graphs
     (tokenizer + ``serving.Features``), in the same length-bucketed runs as ``served.predict``
-    (``models.buckets.length_buckets``): the reference side of the end-to-end throughput comparisons."""
+    (``CommentModel.runs``): the reference side of the end-to-end throughput comparisons."""
     graphs = torch_graphs()
 
     def predict(texts: Sequence[str]) -> None:
         clean = [clean_text(t) for t in texts]
         encs = served.tokenizer.encode_batch(clean)
-        order = sorted((i for i, e in enumerate(encs) if len(e.ids) > 2), key=lambda i: len(encs[i].ids))
-        for a, b in length_buckets([len(encs[i].ids) for i in order], served.max_batch):
-            run = order[a:b]
+        for run in served.runs(encs):
             graphs(served.features.feed([encs[i] for i in run], [clean[i] for i in run], served.input_names))
 
     return predict

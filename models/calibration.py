@@ -65,3 +65,11 @@ def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bo
         if m.any():
             err += m.mean() * abs(ok[m].mean() - c[m].mean())
     return float(err)
+
+
+def summary(logits: np.ndarray, labels: Sequence[int], temperature: float) -> dict[str, float]:
+    """ECE (10 bins) and NLL of the top-label scores of softmax(logits / temperature), and their mean."""
+    conf = softmax(logits, temperature).max(1)
+    ok = np.asarray(logits).argmax(1) == np.asarray(labels)
+    return {"ece": expected_calibration_error(conf, ok), "nll": nll(logits, labels, temperature),
+            "mean_score": float(conf.mean())}

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from models.calibration import expected_calibration_error, nll, softmax
+from models.calibration import summary
 from models.data import ENTITY_TYPES, NerExample, ner_split, sentiment_split, split_sizes
 from models.linking import link
 from models.serving import ARTIFACTS, WINDOW_STRIDE, CommentModel, bio_to_spans, clean_text
@@ -84,13 +84,8 @@ def calibration(model: CommentModel, logits: np.ndarray, gold: Sequence[str]) ->
     matches the served 3-way label's accuracy: ECE (10 bins), NLL and mean score, at T and at T = 1."""
     y = [model.sentiment_labels.index(g) for g in gold]
     t = model.sentiment_temperature
-    ok = logits.argmax(1) == np.asarray(y)
-    out: dict[str, Any] = {"temperature": t, "accuracy_3way": float(ok.mean())}
-    for key, temp in (("served", t), ("t1", 1.0)):
-        conf = softmax(logits, temp).max(1)
-        out[key] = {"ece": expected_calibration_error(conf, ok), "nll": nll(logits, y, temp),
-                    "mean_score": float(conf.mean())}
-    return out
+    return {"temperature": t, "accuracy_3way": float((logits.argmax(1) == np.asarray(y)).mean()),
+            "served": summary(logits, y, t), "t1": summary(logits, y, 1.0)}
 
 
 def eval_sentiment(model: CommentModel) -> dict[str, Any]:
@@ -109,21 +104,26 @@ def eval_sentiment(model: CommentModel) -> dict[str, Any]:
     }
 
 
-def anchor_tfidf(train: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]], train_only: Sequence[tuple[str, str]]
-                 ) -> Callable[[Sequence[str]], list[str]]:
-    """TF-IDF char 1-3-grams + LR; C picked on DEV (fit on TRAIN minus DEV), then refit on all TRAIN."""
+def fit_tfidf_lr(data: Sequence[tuple[str, str]], c: float) -> Any:
+    """The TF-IDF anchor's recipe (char 1-3-grams, sublinear tf, logistic regression with C = ``c``) fitted
+    on (text, label) pairs."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    def fit(data: Sequence[tuple[str, str]], c: float) -> Any:
-        pipe = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
-                             LogisticRegression(C=c, max_iter=3000))
-        return pipe.fit([t for t, _ in data], [y for _, y in data])
+    pipe = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
+                         LogisticRegression(C=c, max_iter=3000))
+    return pipe.fit([t for t, _ in data], [y for _, y in data])
 
-    scores = {c: accuracy([y for _, y in dev], fit(train_only, c).predict([t for t, _ in dev])) for c in (1.0, 4.0, 16.0)}
+
+def anchor_tfidf(train: Sequence[tuple[str, str]], dev: Sequence[tuple[str, str]], train_only: Sequence[tuple[str, str]]
+                 ) -> Callable[[Sequence[str]], list[str]]:
+    """TF-IDF char 1-3-grams + LR; C picked on DEV (fit on TRAIN minus DEV), then refit on all TRAIN."""
+
+    scores = {c: accuracy([y for _, y in dev], fit_tfidf_lr(train_only, c).predict([t for t, _ in dev]))
+              for c in (1.0, 4.0, 16.0)}
     best_c = max(scores, key=lambda c: scores[c])
-    model = fit(train, best_c)
+    model = fit_tfidf_lr(train, best_c)
     anchor_tfidf.chosen = {"C": best_c, "dev_accuracy_by_C": scores}  # type: ignore[attr-defined]
     return lambda texts: list(model.predict(list(texts)))
 

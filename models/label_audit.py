@@ -58,15 +58,10 @@ def agreement(a: Sequence[str], b: Sequence[str]) -> dict[str, Any]:
 
 
 def tfidf_predictions(texts: Sequence[str]) -> list[str]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from models.evaluate import fit_tfidf_lr
 
-    train = sentiment_split("train_only")
-    pipe = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
-                         LogisticRegression(C=TFIDF_C, max_iter=3000))
-    pipe.fit([e.text for e in train], [e.label for e in train])
-    return list(pipe.predict(list(texts)))
+    model = fit_tfidf_lr([(e.text, e.label) for e in sentiment_split("train_only")], TFIDF_C)
+    return list(model.predict(list(texts)))
 
 
 def audit() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """ONNX Runtime serving of the comment models: sentiment + question + entity mentions, no torch.
 
-Imports only onnxruntime, numpy, tokenizers and the stdlib. ``CommentModel.load()`` reads the shipped
+Imports only onnxruntime, numpy, tokenizers, the stdlib and livecart's numpy-only helpers. ``CommentModel.load()`` reads the shipped
 artefacts in ``models/artifacts/`` (``manifest.json`` names the files); ``predict(texts)`` sorts the
 batch by token length, cuts it into the runs of at most ``max_batch`` texts that cost the fewest padded
 tokens (``models.buckets.length_buckets``), pads each run to its own longest text, runs both models
@@ -33,6 +33,7 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from models.buckets import length_buckets
+from models.calibration import softmax
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +124,6 @@ def bio_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
                 out.append((start, i, cur))
             start, cur = (i, t[2:]) if t != "O" else (-1, "")
     return out
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 # ---------------------------------------------------------------- extra model inputs (numpy only)
@@ -497,16 +493,21 @@ class CommentModel:
         clean = [clean_text(t) for t in texts]
         encs = self.tokenizer.encode_batch(clean)
         out: list[Analysis] = [EMPTY] * len(clean)
-        order = sorted((i for i, e in enumerate(encs) if len(e.ids) > 2), key=lambda i: len(encs[i].ids))
-        for a_, b_ in length_buckets([len(encs[i].ids) for i in order], self.max_batch):
-            bucket = order[a_:b_]
+        runs = self.runs(encs)
+        for bucket in runs:
             for i, a in zip(bucket, self._run([encs[i] for i in bucket], [clean[i] for i in bucket]), strict=True):
                 out[i] = a
-        long = [i for i in order if encs[i].overflowing]  # longer than one window: entities over all of it
+        long = [i for run in runs for i in run if encs[i].overflowing]  # longer than one window: entities over all of it
         for i, spans in zip(long, self.paragraph_spans([clean[i] for i in long]), strict=True):
             ents = tuple(Entity(a, b, t, clean[i][a:b]) for a, b, t in spans if b > a)
             out[i] = Analysis(out[i].sentiment, out[i].sentiment_score, ents, out[i].is_question)
         return out
+
+    def runs(self, encs: Sequence[Encoding]) -> list[list[int]]:
+        """Indices of the encodings with tokens, ascending by length, cut into the padded runs of at most
+        ``max_batch`` rows that ``predict`` feeds to the graphs (``models.buckets.length_buckets``)."""
+        order = sorted((i for i, e in enumerate(encs) if len(e.ids) > 2), key=lambda i: len(encs[i].ids))
+        return [order[a:b] for a, b in length_buckets([len(encs[i].ids) for i in order], self.max_batch)]
 
     def paragraph_spans(self, texts: Sequence[str], stride: int = WINDOW_STRIDE) -> list[list[tuple[int, int, str]]]:
         """(start, end, type) entity spans of texts of any length, read in overlapping windows of the
@@ -543,7 +544,7 @@ class CommentModel:
     def _run(self, encs: list[Encoding], texts: list[str]) -> list[Analysis]:
         s_logits, q_logits, tag_logits = self.run_graphs(self.features.feed(encs, texts, self.input_names))
         tags = self.decode_tags(tag_logits, encs)
-        s_prob, q_prob = _softmax(s_logits / self.sentiment_temperature), _softmax(q_logits)
+        s_prob, q_prob = softmax(s_logits, self.sentiment_temperature), softmax(q_logits)
         res = []
         for k, (e, text) in enumerate(zip(encs, texts, strict=True)):
             lab = int(s_prob[k].argmax())

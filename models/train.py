@@ -26,7 +26,7 @@ from tqdm import tqdm
 from transformers import BertConfig
 
 from models.batching import batches, pad
-from models.calibration import expected_calibration_error, fit_temperature, nll, softmax
+from models.calibration import fit_temperature, summary
 from models.data import NerExample, ner_split, sentiment_split
 from models.generate import Generator, LiveComment
 from models.modeling import NER_LABELS, SENTIMENT_LABELS, NerModel, SentimentModel, bert_config
@@ -387,10 +387,9 @@ def fit_sentiment_temperature(logits: np.ndarray, labels: Sequence[int]) -> dict
     selection model (deep branch + the picked C and scale, wide branch fitted on TRAIN minus DEV), i.e.
     on data neither branch trained on; the refit on all TRAIN keeps it. DEV NLL and ECE before / after."""
     t = fit_temperature(logits, labels)
-    p1, pt = softmax(logits), softmax(logits, t)
-    ok = p1.argmax(1) == np.asarray(labels)
-    return {"temperature": t, "dev_nll_t1": nll(logits, labels, 1.0), "dev_nll": nll(logits, labels, t),
-            "dev_ece_t1": expected_calibration_error(p1.max(1), ok), "dev_ece": expected_calibration_error(pt.max(1), ok)}
+    before, after = summary(logits, labels, 1.0), summary(logits, labels, t)
+    return {"temperature": t, "dev_nll_t1": before["nll"], "dev_nll": after["nll"],
+            "dev_ece_t1": before["ece"], "dev_ece": after["ece"]}
 
 
 @torch.no_grad()
