@@ -78,15 +78,20 @@ def torch_graphs() -> Callable[[Mapping[str, np.ndarray]], None]:
 
 def torch_pipeline(served: CommentModel) -> Callable[[Sequence[str]], None]:
     """Both shipped checkpoints in PyTorch eager on the inputs ``served`` builds for its ONNX graphs
-    (tokenizer + ``serving.Features``), in the same length-bucketed runs as ``served.predict``
-    (``CommentModel.runs``): the reference side of the end-to-end throughput comparisons."""
+    (tokenizer + ``serving.Features``), in the same length-bucketed runs and lanes as ``served.predict``
+    (``CommentModel.plan``, lanes run concurrently by ``CommentModel.map_lanes``; torch's intra-op threads
+    are the caller's ``torch.set_num_threads``): the reference side of the end-to-end throughput comparisons."""
     graphs = torch_graphs()
 
     def predict(texts: Sequence[str]) -> None:
         clean = [clean_text(t) for t in texts]
         encs = served.tokenizer.encode_batch(clean)
-        for run in served.runs(encs):
-            graphs(served.features.feed([encs[i] for i in run], [clean[i] for i in run], served.input_names))
+
+        def lane(runs: list[list[int]]) -> None:
+            for run in runs:
+                graphs(served.features.feed([encs[i] for i in run], [clean[i] for i in run], served.input_names))
+
+        served.map_lanes(lane, served.plan(encs))
 
     return predict
 

@@ -48,14 +48,15 @@ def _chunks(inp: TextIO, n: int) -> Iterator[list[str]]:
 
 
 def run_analyze(inp: TextIO, out: TextIO, *, catalog_path: str | None = None, room_id: str | None = None,
-                model_dir: str | None = None, device: Device = "auto", batch_size: int = 64) -> int:
+                model_dir: str | None = None, device: Device = "auto", batch_size: int = 64, threads: int = 0,
+                lanes: int = 1) -> int:
     """Analyse every line of ``inp`` and write JSON lines to ``out``; returns the number written.
 
     Raises ModelLoadError when the model folder cannot be loaded, CatalogError for a bad catalog.
     """
     if isinstance(inp, io.TextIOWrapper):  # undecodable bytes become lone surrogates, then U+FFFD
         inp.reconfigure(errors="surrogateescape")
-    model = CommentModel.load(model_dir, device=device)
+    model = CommentModel.load(model_dir, device=device, threads=threads, lanes=lanes)
     room = _room(catalog_path, room_id)
     n = 0
     for lines in _chunks(inp, max(1, batch_size)):
@@ -75,9 +76,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--model-dir", default=None, help="model folder (default: shipped models/artifacts)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0, help="cores the models may use (0: all)")
+    ap.add_argument("--lanes", type=int, default=1, help="runs of a batch executed at once, threads // lanes each")
     args = ap.parse_args(argv)
     run_analyze(sys.stdin, sys.stdout, catalog_path=args.catalog, room_id=args.room, model_dir=args.model_dir,
-                device=args.device, batch_size=args.batch_size)
+                device=args.device, batch_size=args.batch_size, threads=args.threads, lanes=args.lanes)
 
 
 if __name__ == "__main__":

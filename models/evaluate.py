@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from tqdm import tqdm
 
 from models.calibration import summary
 from models.data import ENTITY_TYPES, NerExample, ner_split, sentiment_split, split_sizes
@@ -222,18 +223,25 @@ def eval_live(model: CommentModel, tfidf: Callable[[Sequence[str]], list[str]]) 
 
 
 # ---------------------------------------------------------------- throughput
-def throughput(texts: Sequence[str], threads: int) -> dict[str, Any]:
+def throughput(texts: Sequence[str], threads: int, rounds: int = 3, seconds: float = 3.0) -> dict[str, Any]:
     """Comments/s for the whole analysis (tokenise + features + both models; ONNX also decodes tags and
-    builds the results), ONNX Runtime with the served variant vs PyTorch eager FP32, both with
-    ``threads`` intra-op threads; and, under ``graphs_only``, the two models alone on the same
-    prepared feeds (tokeniser and feature building excluded on both sides)."""
+    builds the results), ONNX Runtime with the served variant vs PyTorch eager FP32, each engine in the
+    two ways of using ``threads`` cores: ``intra`` (one run at a time, ``threads`` intra-op threads) and
+    ``lanes`` (``threads`` runs at once, one thread each: ``CommentModel.load(lanes=...)``). The top-level
+    numbers are each engine's better layout. Under ``graphs_only`` the two models alone on the same
+    prepared feeds, one padded run per batch (tokeniser and feature building excluded on both sides).
+    Every case is timed in each of ``rounds`` interleaved rounds of >= ``seconds`` s and keeps its best
+    round: the machine is shared, the best round is the least disturbed, and interleaving exposes all
+    cases to the same slow phases."""
     import torch
 
     from export.onnx import torch_graphs, torch_pipeline
 
-    torch.set_num_threads(threads)
-    onnx_model = CommentModel.load(device="cpu", threads=threads)
-    torch_predict = torch_pipeline(onnx_model)
+    layouts = {"intra": 1, "lanes": max(1, threads)}  # layout -> lanes
+    torch_threads = {"intra": threads, "lanes": 1}
+    served = {k: CommentModel.load(device="cpu", threads=threads, lanes=n) for k, n in layouts.items()}
+    onnx_model = served["intra"]
+    torch_predict = {k: torch_pipeline(m) for k, m in served.items()}
     torch_run = torch_graphs()
     feeds: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
 
@@ -245,35 +253,43 @@ def throughput(texts: Sequence[str], threads: int) -> dict[str, Any]:
             feeds[key] = onnx_model.features.feed(onnx_model.tokenizer.encode_batch(clean), clean, onnx_model.input_names)
         return feeds[key]
 
-    def rate(fn: Callable[[Sequence[str]], object], bs: int, prepare: bool = False) -> float:
-        """Best of 3 rounds of >= 3 s each: the machine is shared, the best round is the least disturbed."""
-        batches = [texts[s:s + bs] for s in ((k * 7) % max(1, len(texts) - bs) for k in range(len(texts)))]
-        if prepare:
-            for b in batches:
-                prepared(b)
-        fn(batches[0])  # warm-up
-        best = 0.0
-        for _ in range(3):
+    def batches(bs: int) -> list[Sequence[str]]:
+        return [texts[s:s + bs] for s in ((k * 7) % max(1, len(texts) - bs) for k in range(len(texts)))]
+
+    # case -> (function, batch size, torch intra-op threads while it runs)
+    cases: dict[str, tuple[Callable[[Sequence[str]], object], int, int]] = {}
+    for layout in layouts:
+        for bs in (1, 64):
+            cases[f"onnx_cpu_b{bs}/{layout}"] = (served[layout].predict, bs, threads)
+            cases[f"torch_cpu_b{bs}/{layout}"] = (torch_predict[layout], bs, torch_threads[layout])
+    for bs in (1, 64):
+        for b in batches(bs):
+            prepared(b)
+        cases[f"graphs_only/onnx_cpu_b{bs}"] = (lambda b: onnx_model.run_graphs(prepared(b)), bs, threads)
+        cases[f"graphs_only/torch_cpu_b{bs}"] = (lambda b: torch_run(prepared(b)), bs, threads)
+    best = dict.fromkeys(cases, 0.0)
+    for _ in tqdm(range(rounds), desc="throughput rounds", unit="round"):
+        for name, (fn, bs, tt) in cases.items():
+            torch.set_num_threads(tt)
+            todo = batches(bs)
+            fn(todo[0])  # warm-up
             done, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < 3.0:
-                fn(batches[(done // bs) % len(batches)])
+            while time.perf_counter() - t0 < seconds:
+                fn(todo[(done // bs) % len(todo)])
                 done += bs
-            best = max(best, done / (time.perf_counter() - t0))
-        return best
-
-    def onnx_graphs(batch: Sequence[str]) -> None:
-        onnx_model.run_graphs(prepared(batch))
-
-    def torch_only(batch: Sequence[str]) -> None:
-        torch_run(prepared(batch))
-
-    return {
-        "onnx_cpu_b1": rate(onnx_model.predict, 1), "onnx_cpu_b64": rate(onnx_model.predict, 64),
-        "torch_cpu_b1": rate(torch_predict, 1), "torch_cpu_b64": rate(torch_predict, 64),
-        "onnx_gpu_b64": None,
-        "graphs_only": {"onnx_cpu_b1": rate(onnx_graphs, 1, True), "onnx_cpu_b64": rate(onnx_graphs, 64, True),
-                        "torch_cpu_b1": rate(torch_only, 1, True), "torch_cpu_b64": rate(torch_only, 64, True)},
-    }
+            best[name] = max(best[name], done / (time.perf_counter() - t0))
+    torch.set_num_threads(threads)
+    out: dict[str, Any] = {"onnx_gpu_b64": None, "layouts": {}, "layout_of": {}}
+    for key in ("onnx_cpu_b1", "onnx_cpu_b64", "torch_cpu_b1", "torch_cpu_b64"):
+        per = {layout: best[f"{key}/{layout}"] for layout in layouts}
+        out["layouts"][key] = per
+        out["layout_of"][key] = max(per, key=lambda k: per[k])
+        out[key] = per[out["layout_of"][key]]
+    out["graphs_only"] = {k.split("/")[1]: v for k, v in best.items() if k.startswith("graphs_only/")}
+    out["method"] = {"rounds": rounds, "seconds_per_case_and_round": seconds, "keep": "best round per case",
+                     "layouts": {k: {"lanes": n, "onnx_intra_op_threads": threads if n == 1 else max(1, threads // n),
+                                     "torch_threads": torch_threads[k]} for k, n in layouts.items()}}
+    return out
 
 
 # ---------------------------------------------------------------- report
@@ -404,10 +420,18 @@ def write_markdown(r: dict[str, Any], path: Path) -> None:
         f"| ONNX Runtime GPU | | {rate(tp['onnx_gpu_b64'])} |",
         f"| ratio ONNX / PyTorch | {tp['onnx_cpu_b1'] / tp['torch_cpu_b1']:.2f}x | {tp['onnx_cpu_b64'] / tp['torch_cpu_b64']:.2f}x |",
     ]
+    lay = tp.get("layouts")
+    if lay:
+        m = tp["method"]
+        lines += ["", f"Each engine in both layouts of the {r['meta']['threads']} cores (above: each engine's better one; "
+                      f"{m['rounds']} interleaved rounds of {m['seconds_per_case_and_round']} s per case, best round kept):", "",
+                  "| case | intra (one run, all threads) | lanes (one thread per concurrent run) |", "|---|---|---|"]
+        lines += [f"| {k} | {rate(v['intra'])} | {rate(v['lanes'])} |" for k, v in lay.items()]
     g = tp.get("graphs_only")
     if g:
         lines += [
-            "", "Models only (the same prepared feeds; tokeniser, feature building and tag decoding excluded):", "",
+            "", "Models only (the same prepared feeds, one padded run per batch, intra layout; tokeniser, feature "
+                "building and tag decoding excluded):", "",
             "| engine | batch 1 | batch 64 |", "|---|---|---|",
             f"| ONNX Runtime CPU ({r['meta']['served_variant']}) | {rate(g['onnx_cpu_b1'])} | {rate(g['onnx_cpu_b64'])} |",
             f"| PyTorch eager CPU (fp32) | {rate(g['torch_cpu_b1'])} | {rate(g['torch_cpu_b64'])} |",

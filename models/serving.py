@@ -2,9 +2,11 @@
 
 Imports only onnxruntime, numpy, tokenizers, the stdlib and livecart's numpy-only helpers. ``CommentModel.load()`` reads the shipped
 artefacts in ``models/artifacts/`` (``manifest.json`` names the files); ``predict(texts)`` sorts the
-batch by token length, cuts it into the runs of at most ``max_batch`` texts that cost the fewest padded
-tokens (``models.buckets.length_buckets``), pads each run to its own longest text, runs both models
-and maps token tags back to character offsets of the input.
+batch by token length, deals it out to ``lanes`` (every lanes-th text of the sorted order, so the lanes
+get the same mix of lengths), cuts each lane's texts into the runs of at most ``max_batch`` texts that
+cost the fewest padded tokens (``models.buckets.length_buckets``), pads each run to its own longest
+text, runs both models (the lanes concurrently, one thread each, on the same two sessions) and maps
+token tags back to character offsets of the input.
 
 Odd input never raises: non-strings are coerced with ``str``; lone surrogates become U+FFFD (same
 length, so offsets stay valid); control characters are dropped by the tokenizer; text longer than
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
+import os
 import re
 import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -142,35 +145,45 @@ class Lexicon:
             raise ValueError(f"{path}: lexicon types {data['types']}, expected {list(LEX_TYPES)}")
         return cls({s: int(m) for s, m in data["entries"].items()})
 
-    def char_flags(self, text: str) -> np.ndarray:
-        """[len(text), LEX_DIM] float32: flag 4*t+{0:B,1:M,2:E,3:S} for every lexicon match of type t."""
-        n = len(text)
-        out = np.zeros((n, LEX_DIM), dtype=np.float32)
-        entries, prefixes = self.entries, self.prefixes
+    def matches(self, text: str) -> list[tuple[int, int, int]]:
+        """Every lexicon string in ``text``: (start, end, type mask), by start then end."""
+        found: list[tuple[int, int, int]] = []
+        entries, prefixes, n = self.entries, self.prefixes, len(text)
         for i in range(n):
             for j in range(i + 1, min(n, i + self.max_len) + 1):
                 s = text[i:j]
                 m = entries.get(s)
                 if m:
-                    for t in range(len(LEX_TYPES)):
-                        if m >> t & 1:
-                            if j - i == 1:
-                                out[i, 4 * t + 3] = 1.0
-                            else:
-                                out[i, 4 * t] = 1.0
-                                out[i + 1:j - 1, 4 * t + 1] = 1.0
-                                out[j - 1, 4 * t + 2] = 1.0
+                    found.append((i, j, m))
                 if s not in prefixes:
                     break
+        return found
+
+    def char_flags(self, text: str, found: Sequence[tuple[int, int, int]] | None = None) -> np.ndarray:
+        """[len(text), LEX_DIM] float32: flag 4*t+{0:B,1:M,2:E,3:S} for every lexicon match of type t
+        (``found``: the text's ``matches`` when already known)."""
+        out = np.zeros((len(text), LEX_DIM), dtype=np.float32)
+        for i, j, m in self.matches(text) if found is None else found:
+            for t in range(len(LEX_TYPES)):
+                if m >> t & 1:
+                    if j - i == 1:
+                        out[i, 4 * t + 3] = 1.0
+                    else:
+                        out[i, 4 * t] = 1.0
+                        out[i + 1:j - 1, 4 * t + 1] = 1.0
+                        out[j - 1, 4 * t + 2] = 1.0
         return out
 
     def token_flags(self, text: str, offsets: Sequence[tuple[int, int]], special: Sequence[int]) -> np.ndarray:
         """[n_tokens, LEX_DIM]: the union of the flags of each token's characters (0 on special tokens)."""
         out = np.zeros((len(offsets), LEX_DIM), dtype=np.float32)
+        found = self.matches(text)
+        if not found:  # most live comments: no person, place or organisation of the lexicon
+            return out
         keep = [k for k, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)) if not sp and b > a]
         if keep:
             # one reduceat over [a0, b0, a1, b1, ...]: the even rows are the maxima over each token's chars
-            chars = np.vstack([self.char_flags(text), np.zeros((1, LEX_DIM), dtype=np.float32)])
+            chars = np.vstack([self.char_flags(text, found), np.zeros((1, LEX_DIM), dtype=np.float32)])
             bounds = np.asarray([offsets[k] for k in keep], dtype=np.int64).reshape(-1)
             out[keep] = np.maximum.reduceat(chars, bounds, axis=0)[::2]
         return out
@@ -305,11 +318,13 @@ def ngram_inputs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     counts = [ngram_counts(t) for t in texts]
     n = max([1, *(len(c) for c in counts)])
     ids = np.zeros((len(texts), n), dtype=np.int64)
-    tf = np.zeros((len(texts), n), dtype=np.float32)
+    raw = np.zeros((len(texts), n), dtype=np.float64)
     for k, c in enumerate(counts):
-        items = sorted(c.items())
-        ids[k, :len(items)] = [b for b, _ in items]
-        tf[k, :len(items)] = [1.0 + math.log(v) for _, v in items]
+        keys = sorted(c)
+        ids[k, :len(keys)] = keys
+        raw[k, :len(keys)] = [c[b] for b in keys]
+    with np.errstate(divide="ignore"):
+        tf = np.where(raw > 0, 1.0 + np.log(raw), 0.0).astype(np.float32)
     return ids, tf
 
 
@@ -367,18 +382,23 @@ def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray,
             allowed[:, j] = [p in (f"B-{lab[2:]}", lab) for p in labels]
     neg = np.float32(-1e9)
     start, learnt = (np.zeros(k, np.float32), np.zeros((k, k), np.float32)) if crf is None else crf
-    trans = np.where(allowed, learnt, neg).astype(np.float32)
+    trans_t = np.ascontiguousarray(np.where(allowed, learnt, neg).astype(np.float32).T)  # [cur, prev]
     score = np.where(start_ok, start, neg).astype(np.float32)[None, :].repeat(b, 0)
     started = np.zeros(b, dtype=bool)
     back = np.zeros((b, t, k), dtype=np.int64)
     stay = np.arange(k)[None]  # back-pointer of a first or skipped position: the state itself
+    rows = np.arange(b)[:, None]
     mask = mask.astype(bool)
     for i in range(t):
         m = mask[:, i]
-        cand = score[:, :, None] + trans[None]  # [b, prev, cur]
+        if not m.any():  # e.g. [SEP] and padding at the end of every row
+            back[:, i] = stay
+            continue
+        cand = score[:, None, :] + trans_t  # [b, cur, prev]: the reduction runs over contiguous memory
+        prev = cand.argmax(2)
         first = m & ~started
-        step = np.where(first[:, None], score, cand.max(1)) + logp[:, i]
-        back[:, i] = np.where((m & ~first)[:, None], cand.argmax(1), stay)
+        step = np.where(first[:, None], score, cand[rows, stay, prev]) + logp[:, i]
+        back[:, i] = np.where((m & ~first)[:, None], prev, stay)
         score = np.where(m[:, None], step, score)
         started |= m
     out = np.zeros((b, t), dtype=np.int64)
@@ -409,12 +429,27 @@ def graph_variant(manifest: Mapping[str, Any], task: str, variant: str, on_gpu: 
     return str(cpu if isinstance(cpu, str) else cpu.get(task, "fp32"))
 
 
+def lane_plan(lengths: Sequence[int], max_batch: int, lanes: int = 1) -> list[list[list[int]]]:
+    """Per lane, the padded runs (lists of indices into ``lengths``) it executes: the indices with
+    length > 2 (more than [CLS] [SEP]), ascending by length, dealt out round robin to ``lanes`` lanes
+    (each lane gets the same mix of lengths), each lane's share cut by ``length_buckets``. Lanes with
+    nothing to do are left out."""
+    order = sorted((i for i, n in enumerate(lengths) if n > 2), key=lambda i: lengths[i])
+    plan = []
+    for lane in range(max(1, lanes)):
+        mine = order[lane::max(1, lanes)]
+        if mine:
+            plan.append([mine[a:b] for a, b in length_buckets([lengths[i] for i in mine], max_batch)])
+    return plan
+
+
 class CommentModel:
-    """Sentiment + question + entity model pair behind one ``predict``; safe to call from one thread."""
+    """Sentiment + question + entity model pair behind one ``predict``; safe to call from one thread
+    (``predict`` runs its lanes on its own thread pool)."""
 
     def __init__(self, model_dir: Path, manifest: dict[str, Any], tokenizer: Tokenizer,
                  sentiment: ort.InferenceSession, ner: ort.InferenceSession, max_batch: int, variant: str,
-                 features: Features) -> None:
+                 features: Features, lanes: int = 1) -> None:
         self.model_dir = model_dir
         self.variant = variant  # which graphs run, e.g. "sentiment=int8 ner=fp32"
         self.version: str = str(manifest["version"])
@@ -422,6 +457,8 @@ class CommentModel:
         self.ner_labels: list[str] = list(manifest["ner_labels"])
         self.max_len = int(manifest["max_len"])
         self.max_batch = max_batch
+        self.lanes = max(1, lanes)
+        self._pool: ThreadPoolExecutor | None = None
         self.tokenizer = tokenizer
         self.tokenizer.enable_truncation(self.max_len)
         self._untruncated = Tokenizer.from_str(tokenizer.to_str())  # for texts longer than one window
@@ -441,11 +478,15 @@ class CommentModel:
                         (np.asarray(crf["start"], dtype=np.float32), np.asarray(crf["transitions"], dtype=np.float32)))
 
     @classmethod
-    def load(cls, model_dir: str | None = None, *, device: Device = "auto", threads: int = 0,
+    def load(cls, model_dir: str | None = None, *, device: Device = "auto", threads: int = 0, lanes: int = 1,
              max_batch: int = 64, variant: Literal["auto", "fp32", "int8"] = "auto") -> CommentModel:
         """Load ``model_dir`` (``None``/"": the shipped ``models/artifacts``).
 
-        ``threads``: intra-op threads per session (0 = onnxruntime's default, all cores).
+        ``threads``: cores the model may use (0 = all). ``lanes``: runs of one ``predict`` executed
+        concurrently, each on its own thread with ``threads // lanes`` (at least 1) intra-op threads; 1 =
+        one run at a time with ``threads`` intra-op threads (0: onnxruntime's default, all cores).
+        Several single-threaded lanes beat one multi-threaded run on these small graphs: each run's
+        kernels are too small to split across cores well (see ``models/README.md``, serving).
         ``max_batch``: texts per padded bucket inside ``predict``.
         ``variant``: "auto" runs the manifest's CPU variant of each graph on CPU and FP32 on CUDA.
         Raises ModelLoadError when a file is missing or ``device="cuda"`` is unavailable.
@@ -461,8 +502,10 @@ class CommentModel:
         on_gpu = providers[0] == "CUDAExecutionProvider"
         kinds = {t: graph_variant(manifest, t, variant, on_gpu) for t in ("sentiment", "ner")}
         kind = " ".join(f"{t}={k}" for t, k in kinds.items())
+        lanes = max(1, lanes)
+        intra = threads if lanes == 1 else max(1, (threads or os.cpu_count() or 1) // lanes)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = intra
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # the two sessions run back to back with a pool each: pool threads spin between the nodes of a
@@ -484,30 +527,42 @@ class CommentModel:
             log.warning("CUDAExecutionProvider requested but the session fell back to %s", got)
         if device == "cuda" and got[0] != "CUDAExecutionProvider":
             raise ModelLoadError(f"device='cuda' but the session runs on {got}")
-        log.info("comment model %s (%s) on %s, intra-op threads %s", manifest["version"], kind, got[0],
-                 threads or "default")
-        return cls(root, manifest, tokenizer, sessions[0], sessions[1], max_batch, kind, features)
+        log.info("comment model %s (%s) on %s, %d lane(s), intra-op threads %s", manifest["version"], kind, got[0],
+                 lanes, intra or "default")
+        return cls(root, manifest, tokenizer, sessions[0], sessions[1], max_batch, kind, features, lanes)
 
     def predict(self, texts: Sequence[str]) -> list[Analysis]:
         """One Analysis per text, in order. Never raises for odd text (see the module docstring)."""
         clean = [clean_text(t) for t in texts]
         encs = self.tokenizer.encode_batch(clean)
         out: list[Analysis] = [EMPTY] * len(clean)
-        runs = self.runs(encs)
-        for bucket in runs:
-            for i, a in zip(bucket, self._run([encs[i] for i in bucket], [clean[i] for i in bucket]), strict=True):
+
+        def lane(runs: list[list[int]]) -> list[tuple[list[int], list[Analysis]]]:
+            return [(run, self._run([encs[i] for i in run], [clean[i] for i in run])) for run in runs]
+
+        plan = self.plan(encs)
+        for run, res in (pair for done in self.map_lanes(lane, plan) for pair in done):
+            for i, a in zip(run, res, strict=True):
                 out[i] = a
-        long = [i for run in runs for i in run if encs[i].overflowing]  # longer than one window: entities over all of it
+        # longer than one window: entities over all of it
+        long = sorted(i for runs in plan for run in runs for i in run if encs[i].overflowing)
         for i, spans in zip(long, self.paragraph_spans([clean[i] for i in long]), strict=True):
             ents = tuple(Entity(a, b, t, clean[i][a:b]) for a, b, t in spans if b > a)
             out[i] = Analysis(out[i].sentiment, out[i].sentiment_score, ents, out[i].is_question)
         return out
 
-    def runs(self, encs: Sequence[Encoding]) -> list[list[int]]:
-        """Indices of the encodings with tokens, ascending by length, cut into the padded runs of at most
-        ``max_batch`` rows that ``predict`` feeds to the graphs (``models.buckets.length_buckets``)."""
-        order = sorted((i for i, e in enumerate(encs) if len(e.ids) > 2), key=lambda i: len(encs[i].ids))
-        return [order[a:b] for a, b in length_buckets([len(encs[i].ids) for i in order], self.max_batch)]
+    def plan(self, encs: Sequence[Encoding]) -> list[list[list[int]]]:
+        """Per lane, the padded runs (indices into ``encs``) that ``predict`` feeds to the graphs
+        (``lane_plan``: texts with tokens, by length, dealt to the lanes, cut by ``length_buckets``)."""
+        return lane_plan([len(e.ids) for e in encs], self.max_batch, self.lanes)
+
+    def map_lanes(self, fn: Callable[[list[list[int]]], Any], plan: list[list[list[int]]]) -> list[Any]:
+        """``fn`` over each lane's runs, concurrently on the model's pool when there is more than one."""
+        if len(plan) < 2:
+            return [fn(runs) for runs in plan]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="livecart-lane")
+        return list(self._pool.map(fn, plan))
 
     def paragraph_spans(self, texts: Sequence[str], stride: int = WINDOW_STRIDE) -> list[list[tuple[int, int, str]]]:
         """(start, end, type) entity spans of texts of any length, read in overlapping windows of the
@@ -559,8 +614,7 @@ class CommentModel:
         mask = np.zeros(tag_logits.shape[:2], dtype=bool)
         for k, e in enumerate(encs):
             offsets, special = (e.offsets, e.special_tokens_mask) if isinstance(e, Encoding) else (e[1], e[2])
-            for i, ((a, b), sp) in enumerate(zip(offsets, special, strict=True)):
-                mask[k, i] = not sp and b > a
+            mask[k, :len(offsets)] = [not sp and b > a for (a, b), sp in zip(offsets, special, strict=True)]
         return viterbi_bio(tag_logits, self.ner_labels, mask, self.ner_crf)
 
     def _entities(self, enc: Encoding, tag_ids: np.ndarray, text: str) -> tuple[Entity, ...]:

@@ -52,7 +52,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from models.analyze import run_analyze
 
     run_analyze(sys.stdin, sys.stdout, catalog_path=args.catalog, room_id=args.room, model_dir=args.model_dir,
-                device=args.device, batch_size=args.batch_size)
+                device=args.device, batch_size=args.batch_size, threads=args.threads, lanes=args.lanes)
     return 0
 
 
@@ -133,6 +133,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--model-dir", default=None)
     a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     a.add_argument("--batch-size", type=int, default=64)
+    a.add_argument("--threads", type=int, default=0, help="cores the models may use (0: all)")
+    a.add_argument("--lanes", type=int, default=1, help="runs of a batch executed at once, threads // lanes each")
     a.set_defaults(fn=_analyze)
 
     s = sub.add_parser("simulate", help="generate a realistic live-session event log from a seed")

@@ -45,7 +45,8 @@ class Settings:
     )
     # 1 thread: on 2 cores shared with Kafka, Redis and the event loop, 1 thread gave 2x the comment
     # throughput of the library default (bench/variants_500eps.json).
-    ort_threads: int = field(default=1, metadata={"env": "LIVECART_ORT_THREADS", "doc": "onnxruntime intra-op threads (0: library default = all cores)."})
+    ort_threads: int = field(default=1, metadata={"env": "LIVECART_ORT_THREADS", "doc": "Cores the comment models may use (0: all); intra-op threads of each run when LIVECART_ORT_LANES is 1."})
+    ort_lanes: int = field(default=1, metadata={"env": "LIVECART_ORT_LANES", "doc": "Runs of one micro-batch executed concurrently, each with LIVECART_ORT_THREADS // lanes threads (on a dedicated 2-core box, 2 threads as 2 lanes was fastest: models/README.md)."})
     analysis_cache: int = field(
         default=50_000,
         metadata={"env": "LIVECART_ANALYSIS_CACHE", "doc": "Distinct comment texts whose model output is memoised (LRU; 0: off). Live comments repeat: 83 % of the demo log's are repeats."},

@@ -32,7 +32,7 @@ def build(settings: Settings, store: RedisStore | None = None) -> Runtime:
 
     catalog = Catalog.load(settings.catalog_path or None)
     store = store or RedisStore(connect(settings.redis_url), settings.key_prefix, settings.state_ttl_s, settings.dedupe_ttl_s)
-    model = CommentModel.load(settings.model_dir or None, device=settings.device, threads=settings.ort_threads,
+    model = CommentModel.load(settings.model_dir or None, device=settings.device, threads=settings.ort_threads, lanes=settings.ort_lanes,
                               max_batch=settings.batch_size, variant=settings.model_variant)
     log.info("catalog: %d rooms, %d entries; model %s on %s", len(catalog.rooms), len(catalog), model.version, model.providers)
     return Runtime(

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from models.buckets import length_buckets, run_cost
-from models.serving import CommentModel
+from models.serving import CommentModel, lane_plan
 
 
 def all_partitions(n: int, max_batch: int) -> list[list[tuple[int, int]]]:
@@ -55,3 +55,33 @@ def test_predict_keeps_input_order_across_runs() -> None:
     alone = [model.predict([t])[0] for t in texts]
     assert [a.sentiment for a in together] == [a.sentiment for a in alone]
     assert [a.entities for a in together] == [a.entities for a in alone]
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+def test_lane_plan_deals_every_text_once_with_the_same_mix_of_lengths(lanes: int) -> None:
+    rng = random.Random(lanes)
+    lengths = [rng.choice([2, 2, *range(3, 50)]) for _ in range(150)]  # 2 = [CLS] [SEP] only: no run
+    plan = lane_plan(lengths, 16, lanes)
+    dealt = [i for runs in plan for run in runs for i in run]
+    assert sorted(dealt) == [i for i, n in enumerate(lengths) if n > 2]  # each text with tokens once
+    assert len(plan) == lanes
+    sizes = [sum(len(r) for r in runs) for runs in plan]
+    assert max(sizes) - min(sizes) <= 1
+    for runs in plan:
+        flat = [lengths[i] for run in runs for i in run]
+        assert flat == sorted(flat) and all(0 < len(run) <= 16 for run in runs)
+        assert [(len(r)) for r in runs] == [e - s for s, e in length_buckets(flat, 16)]
+    tokens = [sum(lengths[i] for run in runs for i in run) for runs in plan]
+    assert max(tokens) - min(tokens) <= max(lengths)  # round robin over the sorted order: same mix of lengths
+    assert lane_plan([1, 2], 16, lanes) == [] and lane_plan([5], 16, lanes) == [[[0]]]
+
+
+def test_lanes_give_the_same_analyses_as_one_lane() -> None:
+    one = CommentModel.load(device="cpu", threads=2, lanes=1, max_batch=8, variant="fp32")
+    two = CommentModel.load(device="cpu", threads=2, lanes=2, max_batch=8, variant="fp32")
+    texts = ["好", "3号链接还有红色吗", "", "主播yyds", "发货好慢啊，等了一周", "上次买的起球了", "😀",
+             "这个口红的颜色真的太好看了吧我上次买的豆沙色到现在还在用" * 12] * 4
+    a, b = one.predict(texts), two.predict(texts)
+    assert [x.sentiment for x in a] == [x.sentiment for x in b]
+    assert [x.entities for x in a] == [x.entities for x in b] and [x.is_question for x in a] == [x.is_question for x in b]
+    assert max(abs(x.sentiment_score - y.sentiment_score) for x, y in zip(a, b, strict=True)) < 1e-4

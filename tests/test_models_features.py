@@ -67,3 +67,5 @@ def test_token_flags_are_the_union_of_each_tokens_character_flags() -> None:
     assert np.array_equal(got, want)
     assert got[3].any() and got[6].any() and not got[0].any() and not got[8].any()
     assert not lex.token_flags("", [(0, 0), (0, 0)], [1, 1]).any()
+    assert lex.matches(text) == [(2, 4, 2), (2, 6, 4), (3, 5, 2), (8, 9, 1), (9, 11, 1)]
+    assert lex.matches("3号链接有红色吗") == [] and not lex.token_flags("红色", [(0, 0), (0, 2), (0, 0)], [1, 0, 1]).any()
