@@ -145,8 +145,8 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         md += ["", "## Comment-model serving (CPU)", "",
                f"Both models per batch (sentiment + question, NER), {sv['texts']} simulator comments "
                f"(mean {sv['mean_chars']} chars). Load average after: {sv.get('loadavg')}. GPU: not lent to this task.", "",
-               *_table(sv["rows"], [("engine", "engine"), ("variant", "variant"), ("threads", "threads"), ("batch", "batch"),
-                                    ("texts_per_s", "texts/s"), ("p50_ms", "p50 ms/batch"), ("p95_ms", "p95 ms/batch")])]
+               *_table(sv["rows"], [("engine", "engine"), ("variant", "variant"), ("threads", "threads"), ("lanes", "lanes"),
+                                    ("batch", "batch"), ("texts_per_s", "texts/s"), ("p50_ms", "p50 ms/batch"), ("p95_ms", "p95 ms/batch")])]
     prof = result.get("profile")
     if prof and prof.get("samples"):
         md += ["", "## Profile (py-spy, livecart worker under load)", "",

@@ -45,7 +45,9 @@ def _time_batches(fn: Any, texts: list[str], batch: int, budget_s: float) -> dic
             "p95_ms": round(float(np.percentile(lat, 95)), 2), "batches": len(lat)}
 
 
-def _torch_predict(threads: int) -> Any:
+def _torch_predict(threads: int, lanes: int = 1) -> Any:
+    """PyTorch eager on ``threads`` cores: one run at a time with ``threads`` intra-op threads (lanes 1) or
+    ``lanes`` concurrent runs of one thread each (the same plan as the ONNX model's)."""
     try:
         import torch
 
@@ -54,29 +56,31 @@ def _torch_predict(threads: int) -> Any:
         return None
     from models.serving import CommentModel
 
-    torch.set_num_threads(threads)
-    return torch_pipeline(CommentModel.load(None, device="cpu", threads=1, variant="fp32"))
+    torch.set_num_threads(threads if lanes == 1 else 1)
+    return torch_pipeline(CommentModel.load(None, device="cpu", threads=threads, lanes=lanes, variant="fp32"))
 
 
 def run_serving(*, batches: Sequence[int] = (1, 8, 32, 64), budget_s: float = 2.0, threads: Sequence[int] = (1, 2),
                 torch_eager: bool = True) -> dict[str, Any]:
-    """Rows ``{engine, variant, threads, batch, texts_per_s, p50_ms, p95_ms}`` for ONNX fp32/int8 and torch eager."""
+    """Rows ``{engine, variant, threads, lanes, batch, texts_per_s, p50_ms, p95_ms}`` for ONNX fp32/int8 and torch
+    eager; with more than one thread each engine also runs as that many single-thread lanes."""
     from models.serving import CommentModel
 
     texts = sample_comments(512)
+    layouts = [(th, lanes) for th in threads for lanes in sorted({1, th})]
     rows: list[dict[str, Any]] = []
     for variant in ("fp32", "int8"):
-        for th in threads:
-            model = CommentModel.load(None, device="cpu", threads=th, max_batch=max(batches), variant=variant)
+        for th, lanes in layouts:
+            model = CommentModel.load(None, device="cpu", threads=th, lanes=lanes, max_batch=max(batches), variant=variant)
             for b in batches:
-                rows.append({"engine": "onnxruntime-cpu", "variant": variant, "threads": th,
+                rows.append({"engine": "onnxruntime-cpu", "variant": variant, "threads": th, "lanes": lanes,
                              **_time_batches(model.predict, texts, b, budget_s)})
     if torch_eager:
-        for th in threads:
-            predict = _torch_predict(th)
+        for th, lanes in layouts:
+            predict = _torch_predict(th, lanes)
             if predict is None:
                 break
             for b in batches:
-                rows.append({"engine": "pytorch-eager-cpu", "variant": "fp32", "threads": th,
+                rows.append({"engine": "pytorch-eager-cpu", "variant": "fp32", "threads": th, "lanes": lanes,
                              **_time_batches(predict, texts, b, budget_s)})
     return {"rows": rows, "texts": len(texts), "mean_chars": round(float(np.mean([len(t) for t in texts])), 1)}

@@ -5,7 +5,8 @@ run's longest text, and each run has a fixed cost (session call, small kernels, 
 comments are short with a long tail (demo log: median 8 tokens, 90th percentile 16, max 42), so one
 64-row run pads to the tail and computes mostly padding (28 % of a random 64-comment batch's padded tokens
 are real). ``length_buckets`` cuts the length-sorted batch into contiguous runs that minimise the total
-cost exactly (dynamic programming over cut points, O(n x max_batch)).
+cost exactly (dynamic programming over cut points, O(n x max_batch)). ``lane_plan`` first deals the
+sorted batch out to the lanes that ``CommentModel.predict`` runs concurrently, then cuts each lane's share.
 """
 
 from __future__ import annotations
@@ -49,3 +50,17 @@ def length_buckets(lengths: Sequence[int], max_batch: int, overhead: int = RUN_O
         out.append((int(cut[i]), i))
         i = int(cut[i])
     return out[::-1]
+
+
+def lane_plan(lengths: Sequence[int], max_batch: int, lanes: int = 1) -> list[list[list[int]]]:
+    """Per lane, the padded runs (lists of indices into ``lengths``) it executes: the indices with
+    length > 2 (more than [CLS] [SEP]), ascending by length, dealt out round robin to ``lanes`` lanes
+    (each lane gets the same mix of lengths), each lane's share cut by ``length_buckets``. Lanes with
+    nothing to do are left out."""
+    order = sorted((i for i, n in enumerate(lengths) if n > 2), key=lambda i: lengths[i])
+    plan = []
+    for lane in range(max(1, lanes)):
+        mine = order[lane::max(1, lanes)]
+        if mine:
+            plan.append([mine[a:b] for a, b in length_buckets([lengths[i] for i in mine], max_batch)])
+    return plan

@@ -35,7 +35,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from models.buckets import length_buckets
+from models.buckets import lane_plan
 from models.calibration import softmax
 
 log = logging.getLogger(__name__)
@@ -427,20 +427,6 @@ def graph_variant(manifest: Mapping[str, Any], task: str, variant: str, on_gpu: 
         return "fp32"
     cpu = manifest.get("cpu_variant", "fp32")
     return str(cpu if isinstance(cpu, str) else cpu.get(task, "fp32"))
-
-
-def lane_plan(lengths: Sequence[int], max_batch: int, lanes: int = 1) -> list[list[list[int]]]:
-    """Per lane, the padded runs (lists of indices into ``lengths``) it executes: the indices with
-    length > 2 (more than [CLS] [SEP]), ascending by length, dealt out round robin to ``lanes`` lanes
-    (each lane gets the same mix of lengths), each lane's share cut by ``length_buckets``. Lanes with
-    nothing to do are left out."""
-    order = sorted((i for i, n in enumerate(lengths) if n > 2), key=lambda i: lengths[i])
-    plan = []
-    for lane in range(max(1, lanes)):
-        mine = order[lane::max(1, lanes)]
-        if mine:
-            plan.append([mine[a:b] for a, b in length_buckets([lengths[i] for i in mine], max_batch)])
-    return plan
 
 
 class CommentModel:

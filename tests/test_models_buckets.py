@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from models.buckets import length_buckets, run_cost
-from models.serving import CommentModel, lane_plan
+from models.buckets import lane_plan, length_buckets, run_cost
+from models.serving import CommentModel
 
 
 def all_partitions(n: int, max_batch: int) -> list[list[tuple[int, int]]]:
