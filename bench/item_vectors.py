@@ -43,7 +43,8 @@ def same_category_auc(products: Sequence[Product], encode: Callable[[Sequence[st
                       text: Callable[[Product], str]) -> tuple[float, int, int]:
     """(AUC, same-category pairs, different-category pairs) over product pairs of the same room."""
     vecs = encode([text(p) for p in products])
-    same, diff = [], []
+    same: list[float] = []
+    diff: list[float] = []
     for i, j in combinations(range(len(products)), 2):
         if products[i].room_id != products[j].room_id:
             continue

@@ -10,5 +10,5 @@ PY=${PYTHON:-python3}
 bash scripts/install_services.sh
 bash scripts/install_browser.sh
 .venv/bin/ruff check streams models export tests scripts bench
-.venv/bin/mypy streams models export
+.venv/bin/mypy streams models export bench
 exec .venv/bin/python -m pytest "$@"
