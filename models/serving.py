@@ -444,7 +444,8 @@ class CommentModel:
         self.max_len = int(manifest["max_len"])
         self.max_batch = max_batch
         self.lanes = max(1, lanes)
-        self._pool: ThreadPoolExecutor | None = None
+        # created here, not on first use, so concurrent first calls cannot race; its threads start on demand
+        self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="livecart-lane") if self.lanes > 1 else None
         self.tokenizer = tokenizer
         self.tokenizer.enable_truncation(self.max_len)
         self._untruncated = Tokenizer.from_str(tokenizer.to_str())  # for texts longer than one window
@@ -544,10 +545,8 @@ class CommentModel:
 
     def map_lanes(self, fn: Callable[[list[list[int]]], Any], plan: list[list[list[int]]]) -> list[Any]:
         """``fn`` over each lane's runs, concurrently on the model's pool when there is more than one."""
-        if len(plan) < 2:
+        if len(plan) < 2 or self._pool is None:
             return [fn(runs) for runs in plan]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="livecart-lane")
         return list(self._pool.map(fn, plan))
 
     def paragraph_spans(self, texts: Sequence[str], stride: int = WINDOW_STRIDE) -> list[list[tuple[int, int, str]]]:
