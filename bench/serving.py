@@ -56,8 +56,9 @@ def _torch_predict(threads: int, lanes: int = 1) -> Any:
         return None
     from models.serving import CommentModel
 
-    torch.set_num_threads(threads if lanes == 1 else 1)
-    return torch_pipeline(CommentModel.load(None, device="cpu", threads=threads, lanes=lanes, variant="fp32"))
+    served = CommentModel.load(None, device="cpu", threads=threads, lanes=lanes, variant="fp32")
+    torch.set_num_threads(served.intra_op_threads or threads)  # per lane, as ONNX Runtime's per run
+    return torch_pipeline(served)
 
 
 def run_serving(*, batches: Sequence[int] = (1, 8, 32, 64), budget_s: float = 2.0, threads: Sequence[int] = (1, 2),

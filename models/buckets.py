@@ -58,9 +58,10 @@ def lane_plan(lengths: Sequence[int], max_batch: int, lanes: int = 1) -> list[li
     (each lane gets the same mix of lengths), each lane's share cut by ``length_buckets``. Lanes with
     nothing to do are left out."""
     order = sorted((i for i, n in enumerate(lengths) if n > 2), key=lambda i: lengths[i])
+    lanes = max(1, lanes)
     plan = []
-    for lane in range(max(1, lanes)):
-        mine = order[lane::max(1, lanes)]
+    for lane in range(lanes):
+        mine = order[lane::lanes]
         if mine:
             plan.append([mine[a:b] for a, b in length_buckets([lengths[i] for i in mine], max_batch)])
     return plan

@@ -238,8 +238,9 @@ def throughput(texts: Sequence[str], threads: int, rounds: int = 3, seconds: flo
     from export.onnx import torch_graphs, torch_pipeline
 
     layouts = {"intra": 1, "lanes": max(1, threads)}  # layout -> lanes
-    torch_threads = {"intra": threads, "lanes": 1}
     served = {k: CommentModel.load(device="cpu", threads=threads, lanes=n) for k, n in layouts.items()}
+    # PyTorch runs each lane with the threads ONNX Runtime gives each run
+    torch_threads = {k: m.intra_op_threads or threads for k, m in served.items()}
     onnx_model = served["intra"]
     torch_predict = {k: torch_pipeline(m) for k, m in served.items()}
     torch_run = torch_graphs()
@@ -287,7 +288,7 @@ def throughput(texts: Sequence[str], threads: int, rounds: int = 3, seconds: flo
         out[key] = per[out["layout_of"][key]]
     out["graphs_only"] = {k.split("/")[1]: v for k, v in best.items() if k.startswith("graphs_only/")}
     out["method"] = {"rounds": rounds, "seconds_per_case_and_round": seconds, "keep": "best round per case",
-                     "layouts": {k: {"lanes": n, "onnx_intra_op_threads": threads if n == 1 else max(1, threads // n),
+                     "layouts": {k: {"lanes": n, "onnx_intra_op_threads": served[k].intra_op_threads,
                                      "torch_threads": torch_threads[k]} for k, n in layouts.items()}}
     return out
 

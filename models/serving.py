@@ -387,7 +387,7 @@ def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray,
     started = np.zeros(b, dtype=bool)
     back = np.zeros((b, t, k), dtype=np.int64)
     stay = np.arange(k)[None]  # back-pointer of a first or skipped position: the state itself
-    rows = np.arange(b)[:, None]
+    rows = np.arange(b)
     mask = mask.astype(bool)
     for i in range(t):
         m = mask[:, i]
@@ -397,13 +397,12 @@ def viterbi_bio(logits: np.ndarray, labels: Sequence[str], mask: np.ndarray,
         cand = score[:, None, :] + trans_t  # [b, cur, prev]: the reduction runs over contiguous memory
         prev = cand.argmax(2)
         first = m & ~started
-        step = np.where(first[:, None], score, cand[rows, stay, prev]) + logp[:, i]
+        step = np.where(first[:, None], score, cand[rows[:, None], stay, prev]) + logp[:, i]
         back[:, i] = np.where((m & ~first)[:, None], prev, stay)
         score = np.where(m[:, None], step, score)
         started |= m
     out = np.zeros((b, t), dtype=np.int64)
     cur = score.argmax(1)
-    rows = np.arange(b)
     for i in range(t - 1, -1, -1):
         out[:, i] = cur
         cur = back[rows, i, cur]
@@ -435,7 +434,7 @@ class CommentModel:
 
     def __init__(self, model_dir: Path, manifest: dict[str, Any], tokenizer: Tokenizer,
                  sentiment: ort.InferenceSession, ner: ort.InferenceSession, max_batch: int, variant: str,
-                 features: Features, lanes: int = 1) -> None:
+                 features: Features, lanes: int = 1, intra_op_threads: int = 0) -> None:
         self.model_dir = model_dir
         self.variant = variant  # which graphs run, e.g. "sentiment=int8 ner=fp32"
         self.version: str = str(manifest["version"])
@@ -444,6 +443,7 @@ class CommentModel:
         self.max_len = int(manifest["max_len"])
         self.max_batch = max_batch
         self.lanes = max(1, lanes)
+        self.intra_op_threads = intra_op_threads  # of each run (0: onnxruntime's default, all cores)
         # created here, not on first use, so concurrent first calls cannot race; its threads start on demand
         self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="livecart-lane") if self.lanes > 1 else None
         self.tokenizer = tokenizer
@@ -516,7 +516,7 @@ class CommentModel:
             raise ModelLoadError(f"device='cuda' but the session runs on {got}")
         log.info("comment model %s (%s) on %s, %d lane(s), intra-op threads %s", manifest["version"], kind, got[0],
                  lanes, intra or "default")
-        return cls(root, manifest, tokenizer, sessions[0], sessions[1], max_batch, kind, features, lanes)
+        return cls(root, manifest, tokenizer, sessions[0], sessions[1], max_batch, kind, features, lanes, intra)
 
     def predict(self, texts: Sequence[str]) -> list[Analysis]:
         """One Analysis per text, in order. Never raises for odd text (see the module docstring)."""
