@@ -31,6 +31,11 @@ app = faust.App(
     # The price is a short handover overlap between old and new owner (docs/reliability.md, known limits).
     stream_wait_empty=False,
     broker_session_timeout=SESSION_TIMEOUT_S,
+    # The group leader compares each refresh with the metadata its assignment used and rebalances when a
+    # subscribed topic gained partitions or appeared: at faust's 5 min default, a topic that reached the
+    # broker's metadata just after the first join (live.comments.enriched, which the worker creates itself)
+    # went unconsumed for 5 min (tests/test_e2e_worker.py). One small metadata request per interval.
+    consumer_metadata_max_age_ms=int(settings.metadata_refresh_s * 1000),
 )
 
 # Agents register themselves on import. Imported explicitly rather than by faust's autodiscovery,

@@ -34,6 +34,10 @@ class Settings:
         default="lc", metadata={"env": "LIVECART_KEY_PREFIX", "doc": "Prefix of every Redis key."}
     )
     partitions: int = field(default=4, metadata={"env": "LIVECART_PARTITIONS", "doc": "Partitions per topic when livecart creates them."})
+    metadata_refresh_s: float = field(
+        default=5.0,
+        metadata={"env": "LIVECART_METADATA_REFRESH_S", "doc": "How often a worker re-reads topic metadata: a topic or partition that appears after its consumer group formed is consumed within about this long (faust's default: 300 s)."},
+    )
     catalog_path: str = field(
         default="", metadata={"env": "LIVECART_CATALOG", "doc": "Catalog JSONL loaded at start (empty: the demo catalog)."}
     )

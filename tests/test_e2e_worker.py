@@ -7,6 +7,7 @@ asks "3号链接有没有豆沙色", buys it; plus a malformed event and a redel
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,52 @@ def test_mini_session(kafka: Any, redis_server: Any, uid: str, tmp_path: Path) -
         assert json.loads(viewer[b"purchased"]) == {"lip-3": k.T0 + 4_000}
         assert r.exists(keys.seen(k.ROOM, "rooms", "purchase-4000"))
         assert worker.alive()
+    finally:
+        worker.stop()
+        reader.close()
+        producer.close()
+
+
+
+def test_partitions_added_after_the_worker_joined_are_consumed(kafka: Any, redis_server: Any, uid: str,
+                                                              tmp_path: Path) -> None:
+    """Partitions (or topics) that appear after the consumer group formed are consumed within the metadata refresh.
+
+    CI once lost a run to this: ``live.comments.enriched`` reached the broker's metadata a moment after the
+    worker's first join, the group leader assigned everything else, and the comments waited for faust's default
+    metadata refresh (5 min). A topic's partition count growing after the join is the same change to the
+    leader's metadata snapshot, and one a test can make happen at a chosen moment.
+    """
+    from kafka import KafkaProducer  # type: ignore[import-untyped]
+    from kafka.admin import KafkaAdminClient, NewPartitions  # type: ignore[import-untyped]
+
+    from bench.load import create_topics
+
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in k.ENTRIES), encoding="utf-8")
+    prefix = f"{uid}."
+    create_topics(kafka.bootstrap, prefix)
+    producer, reader = Producer(kafka.bootstrap, prefix), Reader(kafka.bootstrap, prefix, OUT)
+    worker = Worker(worker_env(kafka.bootstrap, redis_server.url, uid, catalog), tmp_path).start()
+    try:
+        producer.send("live.presence", ev("join", 0, viewer_id="v1", action="join"))
+        reader.wait("join suggestion", lambda s: last_for(s, "v1", "join-0"), WORKER_DEADLINE_S, worker)
+        admin = KafkaAdminClient(bootstrap_servers=[kafka.bootstrap])
+        admin.create_partitions({prefix + "live.presence": NewPartitions(total_count=8)})
+        admin.close()
+        fresh = KafkaProducer(bootstrap_servers=[kafka.bootstrap], acks="all", metadata_max_age_ms=200)
+        try:
+            end = time.monotonic() + STEP_DEADLINE_S
+            while len(fresh.partitions_for(prefix + "live.presence") or ()) < 8:
+                assert time.monotonic() < end, "the test producer never saw the 8 partitions"
+                time.sleep(0.2)
+            join = json.dumps(ev("join", 1_000, viewer_id="v2", action="join")).encode()
+            fresh.send(prefix + "live.presence", key=k.ROOM.encode(), value=join, partition=6).get(timeout=30)
+        finally:
+            fresh.close()
+        got = reader.wait("suggestion for a join on a partition added after the join",
+                          lambda s: last_for(s, "v2", "join-1000"), STEP_DEADLINE_S, worker)
+        assert got["trigger"] == "presence" and worker.alive()
     finally:
         worker.stop()
         reader.close()
