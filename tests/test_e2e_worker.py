@@ -29,14 +29,19 @@ def ev(kind: str, dt: int, **fields: Any) -> dict[str, Any]:
     return {"event_id": f"{kind}-{dt}", "ts": k.T0 + dt, "room_id": k.ROOM, **fields}
 
 
+def write_catalog(folder: Path) -> Path:
+    catalog = folder / "catalog.jsonl"
+    catalog.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in k.ENTRIES), encoding="utf-8")
+    return catalog
+
+
 def last_for(seen: dict[str, list[dict[str, Any]]], viewer: str, trigger: str) -> dict[str, Any] | None:
     hits = [s for s in seen["live.suggestions"] if s["viewer_id"] == viewer and s["trigger_event_id"] == trigger]
     return hits[-1] if hits else None
 
 
 def test_mini_session(kafka: Any, redis_server: Any, uid: str, tmp_path: Path) -> None:
-    catalog = tmp_path / "catalog.jsonl"
-    catalog.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in k.ENTRIES), encoding="utf-8")
+    catalog = write_catalog(tmp_path)
     prefix = f"{uid}."
     producer = Producer(kafka.bootstrap, prefix)
     # Topics exist before the worker subscribes, with the partition count the design uses.
@@ -115,7 +120,6 @@ def test_mini_session(kafka: Any, redis_server: Any, uid: str, tmp_path: Path) -
         producer.close()
 
 
-
 def test_partitions_added_after_the_worker_joined_are_consumed(kafka: Any, redis_server: Any, uid: str,
                                                               tmp_path: Path) -> None:
     """Partitions (or topics) that appear after the consumer group formed are consumed within the metadata refresh.
@@ -130,8 +134,7 @@ def test_partitions_added_after_the_worker_joined_are_consumed(kafka: Any, redis
 
     from bench.load import create_topics
 
-    catalog = tmp_path / "catalog.jsonl"
-    catalog.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in k.ENTRIES), encoding="utf-8")
+    catalog = write_catalog(tmp_path)
     prefix = f"{uid}."
     create_topics(kafka.bootstrap, prefix)
     producer, reader = Producer(kafka.bootstrap, prefix), Reader(kafka.bootstrap, prefix, OUT)
